@@ -1,0 +1,1 @@
+"""Composition of the whole system: the embedded (one process) and distributed (one process per service) modes."""

@@ -1,0 +1,89 @@
+"""The one envelope every integration event travels in.
+
+Routing key: ``<producer>.<aggregate>.<event>.v<N>`` — ``type`` holds the first three parts,
+``version`` the N.  A breaking change to a payload is a new version (a new class), never an edit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, SerializeAsAny
+
+# Namespace for every deterministic id we mint (uuid5), so re-publishing yields the same id.
+NAMESPACE = uuid.UUID("6f1c1d0e-4a55-4d8e-9d2b-6d6f73747261")
+
+
+def stable_id(*parts: object) -> uuid.UUID:
+    """A deterministic UUID from its parts: the same inputs always give the same id."""
+    return uuid.uuid5(NAMESPACE, "/".join(str(p) for p in parts))
+
+
+class EventPayload(BaseModel):
+    """Base of every payload schema. Consumers ignore fields they do not know (additive changes)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    TYPE: ClassVar[str] = ""
+    VERSION: ClassVar[int] = 1
+
+    @classmethod
+    def routing_key(cls) -> str:
+        return f"{cls.TYPE}.v{cls.VERSION}"
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event_id: uuid.UUID
+    type: str
+    version: int
+    producer: str
+    aggregate_id: str
+    aggregate_version: int
+    occurred_at: AwareDatetime
+    correlation_id: uuid.UUID | None = None
+    causation_id: uuid.UUID | None = None
+    payload: SerializeAsAny[EventPayload]
+
+    @property
+    def routing_key(self) -> str:
+        return f"{self.type}.v{self.version}"
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    def log_context(self) -> dict[str, Any]:
+        return {
+            "event_id": str(self.event_id),
+            "event_type": self.routing_key,
+            "correlation_id": str(self.correlation_id or self.event_id),
+        }
+
+
+def new_envelope(
+    payload: EventPayload,
+    *,
+    producer: str,
+    aggregate_id: str | uuid.UUID,
+    aggregate_version: int = 1,
+    event_id: uuid.UUID | None = None,
+    occurred_at: datetime | None = None,
+    correlation_id: uuid.UUID | None = None,
+    causation_id: uuid.UUID | None = None,
+) -> Envelope:
+    event_id = event_id or uuid.uuid4()
+    return Envelope(
+        event_id=event_id,
+        type=payload.TYPE,
+        version=payload.VERSION,
+        producer=producer,
+        aggregate_id=str(aggregate_id),
+        aggregate_version=aggregate_version,
+        occurred_at=occurred_at or datetime.now(UTC),
+        correlation_id=correlation_id or event_id,
+        causation_id=causation_id,
+        payload=payload,
+    )

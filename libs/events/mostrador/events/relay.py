@@ -1,0 +1,138 @@
+"""The outbox relay: a service's event store *is* its outbox.
+
+It reads the application's notification log in order, turns each stored domain event into an
+integration event (or skips it), publishes the batch with confirms, and only then records how far
+it got. Killed between publish and record, it publishes the same events again with the same
+``event_id`` (derived from the notification id) — consumers are idempotent, so nothing is lost
+and nothing is applied twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from eventsourcing.persistence import Notification, Tracking
+
+from mostrador.events.bus import Bus
+from mostrador.events.envelope import Envelope, EventPayload, new_envelope, stable_id
+from mostrador.platform import metrics
+
+log = structlog.get_logger("relay")
+
+# translate(domain_event, aggregate_after_the_event_or_None) -> payload to publish, or None to skip
+Translate = Callable[[Any, Any], EventPayload | None]
+
+
+class AggregateStates:
+    """The state of each aggregate right after the event being relayed. The relay reads the log in
+    order, so it mostly just applies the next event to the copy it holds; otherwise it loads."""
+
+    def __init__(self, repository: Any, size: int = 5000) -> None:
+        self.repository, self.size = repository, size
+        self._states: OrderedDict[Any, Any] = OrderedDict()
+
+    def after(self, event: Any) -> Any:
+        key, version = event.originator_id, event.originator_version
+        current = self._states.pop(key, None)
+        if version == 1:
+            current = event.mutate(None)
+        elif current is not None and current.version == version - 1:
+            current = event.mutate(current)
+        else:
+            current = self.repository.get(key, version=version)
+        self._states[key] = current
+        if len(self._states) > self.size:
+            self._states.popitem(last=False)
+        return current
+
+
+class OutboxRelay:
+    def __init__(self, app: Any, translate: Translate, bus: Bus, *, producer: str, batch_size: int = 200,
+                 poll_interval: float = 1.0, with_state: bool = False) -> None:
+        self.app, self.translate, self.bus, self.producer = app, translate, bus, producer
+        self.states = AggregateStates(app.repository) if with_state else None
+        self.batch_size, self.poll_interval = batch_size, poll_interval
+        self.tracking_name = f"relay:{producer}"
+        self._wakeup = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task | None = None
+        self.position = 0
+
+    def wake(self) -> None:
+        """Thread-safe nudge after a commit, so publishing does not wait for the next poll."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wakeup.set)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.app.on_save(self.wake)
+        self.position = await asyncio.to_thread(self._load_position)
+        self._task = asyncio.create_task(self.run(), name=f"relay-{self.producer}")
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    def _load_position(self) -> int:
+        return self.app.recorder.max_tracking_id(self.tracking_name) or 0
+
+    def envelope_for(self, notification: Notification) -> Envelope | None:
+        domain_event = self.app.mapper.to_domain_event(notification)
+        state = self.states.after(domain_event) if self.states is not None else None
+        payload = self.translate(domain_event, state)
+        if payload is None:
+            return None
+        return new_envelope(
+            payload, producer=self.producer, aggregate_id=notification.originator_id,
+            aggregate_version=notification.originator_version,
+            event_id=stable_id(self.producer, notification.id), occurred_at=domain_event.timestamp)
+
+    def read_batch(self, after: int) -> tuple[list[Envelope], int]:
+        """The next envelopes after position ``after``, and the position they bring us to."""
+        notifications = self.app.recorder.select_notifications(after, self.batch_size, inclusive_of_start=False)
+        if not notifications:
+            return [], after
+        envelopes = [e for e in map(self.envelope_for, notifications) if e is not None]
+        return envelopes, notifications[-1].id
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                moved = await self.run_once()
+                backoff = 0.2
+                if moved:
+                    continue
+                self._wakeup.clear()
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
+                except TimeoutError:
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database down: keep the position, try again
+                log.warning("relay.retry", producer=self.producer, error=repr(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def run_once(self) -> int:
+        """Publish one batch. Returns how many notifications it moved past (0 when caught up)."""
+        envelopes, position = await asyncio.to_thread(self.read_batch, self.position)
+        if position == self.position:
+            return 0
+        if envelopes:
+            await self.bus.publish_many(envelopes)
+        await asyncio.to_thread(self.app.recorder.insert_tracking, Tracking(self.tracking_name, position))
+        moved, self.position = position - self.position, position
+        metrics.RELAY_POSITION.labels(self.producer).set(position)
+        return moved

@@ -1,0 +1,1 @@
+"""What every service runs on: settings, logs, metrics, clock, storage, HTTP health, lifecycle."""

@@ -1,0 +1,160 @@
+"""Plain SQL storage for read models and other non-event-sourced tables, on SQLite or PostgreSQL.
+
+Statements are written once, in psycopg's ``%(name)s`` style; SQLite gets them translated. Each
+service owns its database (its SQLite file, or its PostgreSQL schema) and nobody else's.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+_NAMED = re.compile(r"%\((\w+)\)s")
+
+
+class Tx:
+    """One transaction: execute statements, read rows as dicts."""
+
+    def __init__(self, cursor: Any, translate) -> None:
+        self._cursor, self._translate = cursor, translate
+
+    def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> int:
+        self._cursor.execute(self._translate(sql), params or {})
+        return self._cursor.rowcount
+
+    def executemany(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        self._cursor.executemany(self._translate(sql), rows)
+
+    def one(self, sql: str, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        self._cursor.execute(self._translate(sql), params or {})
+        row = self._cursor.fetchone()
+        return _as_dict(self._cursor, row) if row is not None else None
+
+    def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        self._cursor.execute(self._translate(sql), params or {})
+        return [_as_dict(self._cursor, r) for r in self._cursor.fetchall()]
+
+    def claim(self, key: str) -> bool:
+        """Mark a message as applied in this transaction; False if it already was (a redelivery)."""
+        return self.execute("INSERT INTO processed_events (event_id) VALUES (%(k)s) ON CONFLICT DO NOTHING",
+                            {"k": key}) == 1
+
+
+def _as_dict(cursor: Any, row: Any) -> dict[str, Any]:
+    if isinstance(row, dict):
+        return row
+    if isinstance(row, sqlite3.Row):
+        return dict(row)
+    return {d[0]: v for d, v in zip(cursor.description, row, strict=True)}
+
+
+class Database:
+    dialect: str
+
+    def migrate(self, statements: Sequence[str]) -> None:
+        with self.transaction() as tx:
+            tx.execute("CREATE TABLE IF NOT EXISTS processed_events (event_id TEXT PRIMARY KEY)")
+            for statement in statements:
+                tx.execute(statement)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        raise NotImplementedError
+
+    def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self.transaction() as tx:
+            return tx.all(sql, params)
+
+    def one(self, sql: str, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        with self.transaction() as tx:
+            return tx.one(sql, params)
+
+    def close(self) -> None:
+        pass
+
+
+class SqliteDatabase(Database):
+    dialect = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @staticmethod
+    def _translate(sql: str) -> str:
+        return _NAMED.sub(r":\1", sql).replace("%s", "?").replace("%%", "%")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        conn = self._connection()
+        cursor = conn.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            yield Tx(cursor, self._translate)
+        except BaseException:
+            conn.rollback()
+            raise
+        else:
+            conn.commit()
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+class PostgresDatabase(Database):
+    dialect = "postgres"
+
+    def __init__(self, url: str, schema: str, *, pool_size: int = 5) -> None:
+        import psycopg
+        from psycopg_pool import ConnectionPool
+
+        with psycopg.connect(url, autocommit=True) as conn:  # each service owns (and creates) its schema
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        self.schema = schema
+        self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True, timeout=10,
+                                   kwargs={"options": f"-c search_path={schema}", "autocommit": False},
+                                   check=ConnectionPool.check_connection)
+
+    @staticmethod
+    def _translate(sql: str) -> str:
+        return sql
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            yield Tx(cursor, self._translate)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def open_database(settings: Any, name: str) -> Database:
+    """The service's own database: PostgreSQL schema when DATABASE_URL is set, else an SQLite file."""
+    if settings.database_url:
+        return PostgresDatabase(settings.database_url, settings.schema_for(name), pool_size=settings.db_pool_size)
+    return SqliteDatabase(settings.sqlite_path(name))

@@ -1,0 +1,96 @@
+"""The base of every event-sourced service application, and its storage environment.
+
+A consumer must apply each integration event at most once. We record the event's id as a
+tracking row *in the same transaction* as the new domain events (the library's process
+recorder), so a redelivered message is recognised and a crash can never half-apply one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlparse
+
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.persistence import IntegrityError, Recording, Tracking
+
+T = TypeVar("T")
+
+
+class AlreadyProcessed(Exception):
+    """The message with this key was applied before: acknowledge it and do nothing."""
+
+
+class ServiceApplication(Application):
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._save_listeners: list[Callable[[], None]] = []
+
+    def construct_recorder(self):  # type: ignore[override]
+        return self.factory.process_recorder()
+
+    def on_save(self, listener: Callable[[], None]) -> None:
+        """Called after each commit (the outbox relay uses it to wake up at once)."""
+        self._save_listeners.append(listener)
+
+    def processed(self, key: str) -> bool:
+        return self.recorder.has_tracking_id(key, 1)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording]:  # type: ignore[override]
+        return self.save_processed(None, *objs)
+
+    def save_processed(self, key: str | None, *objs: Any) -> list[Recording]:
+        """Commit the pending events of ``objs`` and, atomically, the mark that ``key`` was applied."""
+        processing = ProcessingEvent(Tracking(key, 1) if key else None)
+        processing.collect_events(*objs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        for listener in self._save_listeners:
+            listener()
+        return recordings
+
+    def apply_once(self, key: str, command: Callable[[], Sequence[Any]], attempts: int = 8) -> list[Recording]:
+        """Run ``command`` (which loads aggregates, changes them and returns them) and save its result
+        marked with ``key``. A concurrent writer makes us reload and run it again; a key already
+        applied raises AlreadyProcessed."""
+        for attempt in range(attempts):
+            if self.processed(key):
+                raise AlreadyProcessed(key)
+            objs = command()
+            try:
+                return self.save_processed(key, *objs)
+            except IntegrityError:
+                if self.processed(key):
+                    raise AlreadyProcessed(key) from None
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+
+def eventsourcing_env(*, database_url: str | None, sqlite_path: str | None, schema: str,
+                      pool_size: int = 5) -> dict[str, str]:
+    """The library is configured only by environment mappings: build one from our settings."""
+    if database_url:
+        url = urlparse(database_url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": (url.path or "/postgres").lstrip("/") or "postgres",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_SCHEMA": schema,
+            "POSTGRES_POOL_SIZE": str(pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(pool_size),
+            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_LOCK_TIMEOUT": "10",
+        }
+    if not sqlite_path:
+        raise ValueError("need a DATABASE_URL or an SQLite path")
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": sqlite_path,
+        "SQLITE_LOCK_TIMEOUT": "10",
+    }

@@ -1,0 +1,37 @@
+"""Run one service as its own process (distributed mode): RabbitMQ bus, its own PostgreSQL schema,
+its HTTP port. uvicorn turns SIGTERM/SIGINT into a graceful lifespan shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+
+import structlog
+import uvicorn
+
+from mostrador.platform import logs
+from mostrador.platform.http import create_app
+from mostrador.platform.service import Context, Service
+from mostrador.platform.settings import Settings
+
+
+def make_bus(settings: Settings, name: str):
+    from mostrador.events.rabbit import RabbitBus
+
+    if not settings.amqp_url:
+        sys.exit(f"{name}: AMQP_URL is required in distributed mode (use `make run` for the all-in-one mode)")
+    return RabbitBus(settings.amqp_url, name=name, namespace=settings.bus_namespace,
+                     delivery_limit=settings.bus_delivery_limit)
+
+
+def run_service(name: str, build: Callable[[Context], Service]) -> None:
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_format)
+    bus = make_bus(settings, name)
+    service = build(Context(settings=settings, bus=bus))
+    app = create_app(f"mostrador-{name}", bus, [service])
+    structlog.get_logger("runner").info("service.listening", service=name, host=settings.host, port=settings.port)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+                            timeout_graceful_shutdown=15)
+    asyncio.run(uvicorn.Server(config).serve())

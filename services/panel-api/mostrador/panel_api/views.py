@@ -1,0 +1,153 @@
+"""Read models of the panel, built from tickets.* and chat.* events.
+
+Every event carries the whole state of its ticket / message / conversation with a version, so each
+projection is an upsert guarded by ``version``: a duplicate or an older event changes nothing, and
+delivery order does not matter. Rebuilding is replaying the producers' events into empty tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from mostrador.events.schemas.chat import ConversationState, MessageState
+from mostrador.events.schemas.tickets import TicketState
+from mostrador.platform.db import Database, Tx
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS tickets (
+        number BIGINT PRIMARY KEY, ticket_id TEXT NOT NULL, version INTEGER NOT NULL,
+        customer_key TEXT NOT NULL, phone TEXT, phone_rev TEXT, name TEXT, type TEXT NOT NULL, status TEXT NOT NULL,
+        branch TEXT, topic TEXT, opened_ms BIGINT NOT NULL, last_message_ms BIGINT NOT NULL,
+        unread INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL)""",
+    # Keyset pagination: every filter has an index ending in the sort key, so a page is an index range.
+    "CREATE INDEX IF NOT EXISTS tickets_status ON tickets (status, number DESC)",
+    "CREATE INDEX IF NOT EXISTS tickets_type ON tickets (type, number DESC)",
+    "CREATE INDEX IF NOT EXISTS tickets_branch ON tickets (branch, status, number DESC)",
+    "CREATE INDEX IF NOT EXISTS tickets_topic ON tickets (topic, number DESC)",
+    "CREATE INDEX IF NOT EXISTS tickets_customer ON tickets (customer_key, number DESC)",
+    "CREATE INDEX IF NOT EXISTS tickets_phone ON tickets (phone)",
+    "CREATE INDEX IF NOT EXISTS tickets_phone_rev ON tickets (phone_rev)",  # "ends with" as a range scan
+    "CREATE INDEX IF NOT EXISTS tickets_last_message ON tickets (last_message_ms DESC, number DESC)",
+    "CREATE INDEX IF NOT EXISTS tickets_branch_last ON tickets (branch, last_message_ms DESC, number DESC)",
+    "CREATE INDEX IF NOT EXISTS tickets_status_last ON tickets (status, last_message_ms DESC, number DESC)",
+    "CREATE INDEX IF NOT EXISTS tickets_unread ON tickets (last_message_ms DESC, number DESC) WHERE unread > 0",
+    """CREATE TABLE IF NOT EXISTS conversations (
+        customer_key TEXT PRIMARY KEY, version INTEGER NOT NULL, number BIGINT, unread INTEGER NOT NULL,
+        last_inbound_ms BIGINT, window_closes_ms BIGINT, state TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS messages (
+        message_id TEXT PRIMARY KEY, customer_key TEXT NOT NULL, number BIGINT, version INTEGER NOT NULL,
+        at_ms BIGINT NOT NULL, state TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS messages_ticket ON messages (number, at_ms)",
+    "CREATE INDEX IF NOT EXISTS messages_customer ON messages (customer_key, at_ms)",
+]
+
+
+def ms(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp() * 1000)
+
+
+class PanelViews:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.migrate(SCHEMA)
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+
+    def _notify(self, change: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            listener(change)
+
+    # -- tickets -------------------------------------------------------------------------------
+
+    def apply_ticket(self, ticket: TicketState) -> bool:
+        with self.db.transaction() as tx:
+            changed = self._upsert_ticket(tx, ticket)
+        if changed:
+            self._notify({"kind": "ticket", "number": ticket.number, "status": ticket.status,
+                          "branch": ticket.branch})
+        return changed
+
+    @staticmethod
+    def ticket_row(t: TicketState) -> dict[str, Any]:
+        return {"number": t.number, "ticket_id": t.ticket_id, "version": t.version, "customer_key": t.customer.key,
+                "phone": t.customer.wa_id,
+                "phone_rev": t.customer.wa_id[::-1] if t.customer.wa_id else None, "name": t.details.name or t.customer.name, "type": t.type,
+                "status": t.status, "branch": t.branch, "topic": t.topic, "opened_ms": ms(t.opened_at),
+                "last_message_ms": ms(t.last_message_at), "state": t.model_dump_json()}
+
+    def _upsert_ticket(self, tx: Tx, t: TicketState) -> bool:
+        return tx.execute(
+            """INSERT INTO tickets (number, ticket_id, version, customer_key, phone, phone_rev, name, type, status, branch,
+                   topic, opened_ms, last_message_ms, unread, state)
+               VALUES (%(number)s, %(ticket_id)s, %(version)s, %(customer_key)s, %(phone)s, %(phone_rev)s, %(name)s, %(type)s,
+                   %(status)s, %(branch)s, %(topic)s, %(opened_ms)s, %(last_message_ms)s,
+                   COALESCE((SELECT unread FROM conversations c WHERE c.customer_key = %(customer_key)s
+                             AND c.number = %(number)s), 0), %(state)s)
+               ON CONFLICT (number) DO UPDATE SET version = excluded.version, name = excluded.name,
+                   phone = excluded.phone, phone_rev = excluded.phone_rev, type = excluded.type, status = excluded.status,
+                   branch = excluded.branch, topic = excluded.topic, last_message_ms = excluded.last_message_ms,
+                   state = excluded.state
+               WHERE tickets.version < excluded.version""", self.ticket_row(t)) == 1
+
+    # -- conversations and messages (from chat) ------------------------------------------------
+
+    def apply_conversation(self, conv: ConversationState) -> bool:
+        row = {"customer_key": conv.customer.key, "version": conv.version, "number": conv.number,
+               "unread": conv.unread, "last_inbound_ms": ms(conv.last_inbound_at),
+               "window_closes_ms": ms(conv.window_closes_at), "state": conv.model_dump_json()}
+        with self.db.transaction() as tx:
+            changed = tx.execute(
+                """INSERT INTO conversations (customer_key, version, number, unread, last_inbound_ms,
+                       window_closes_ms, state)
+                   VALUES (%(customer_key)s, %(version)s, %(number)s, %(unread)s, %(last_inbound_ms)s,
+                       %(window_closes_ms)s, %(state)s)
+                   ON CONFLICT (customer_key) DO UPDATE SET version = excluded.version, number = excluded.number,
+                       unread = excluded.unread, last_inbound_ms = excluded.last_inbound_ms,
+                       window_closes_ms = excluded.window_closes_ms, state = excluded.state
+                   WHERE conversations.version < excluded.version""", row) == 1
+            if changed:  # the unread mark lives on the customer's current ticket only
+                tx.execute("""UPDATE tickets SET unread = CASE WHEN number = %(number)s THEN %(unread)s ELSE 0 END
+                              WHERE customer_key = %(customer_key)s
+                                AND (unread <> 0 OR number = %(number)s)""", row)
+        if changed:
+            self._notify({"kind": "conversation", "customer_key": conv.customer.key, "number": conv.number,
+                          "unread": conv.unread})
+        return changed
+
+    def apply_message(self, message: MessageState) -> bool:
+        row = {"message_id": message.message_id, "customer_key": message.customer_key, "number": message.number,
+               "version": message.version, "at_ms": ms(message.at), "state": message.model_dump_json()}
+        with self.db.transaction() as tx:
+            changed = tx.execute(
+                """INSERT INTO messages (message_id, customer_key, number, version, at_ms, state)
+                   VALUES (%(message_id)s, %(customer_key)s, %(number)s, %(version)s, %(at_ms)s, %(state)s)
+                   ON CONFLICT (message_id) DO UPDATE SET version = excluded.version, number = excluded.number,
+                       state = excluded.state
+                   WHERE messages.version < excluded.version""", row) == 1
+        if changed:
+            self._notify({"kind": "message", "number": message.number, "message_id": message.message_id,
+                          "customer_key": message.customer_key, "status": message.status})
+        return changed
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def ticket(self, number: int) -> dict[str, Any] | None:
+        return self.db.one("SELECT t.*, c.window_closes_ms, c.last_inbound_ms FROM tickets t LEFT JOIN"
+                           " conversations c ON c.customer_key = t.customer_key WHERE t.number = %(n)s",
+                           {"n": number})
+
+    def messages(self, number: int) -> list[dict[str, Any]]:
+        rows = self.db.all("SELECT state FROM messages WHERE number = %(n)s ORDER BY at_ms, message_id",
+                           {"n": number})
+        return [json.loads(r["state"]) for r in rows]
+
+    def unread_count(self, branches: list[str] | None) -> int:
+        sql, params = "SELECT COUNT(*) AS n FROM tickets WHERE unread > 0", {}
+        if branches is not None:
+            sql += " AND branch IN (" + ",".join(f"%(b{i})s" for i in range(len(branches))) + ")" if branches \
+                else " AND 1 = 0"
+            params = {f"b{i}": b for i, b in enumerate(branches)}
+        row = self.db.one(sql, params)
+        return int(row["n"]) if row else 0
