@@ -129,8 +129,17 @@ class Bus(abc.ABC):
     @abc.abstractmethod
     async def start(self) -> None: ...
 
+    async def stop(self, drain_timeout: float = 10.0) -> None:
+        """Graceful: stop consuming, drain in-flight messages, then close."""
+        await self.drain(drain_timeout)
+        await self.close()
+
     @abc.abstractmethod
-    async def stop(self, drain_timeout: float = 10.0) -> None: ...
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Stop taking messages and wait for in-flight handlers (publishing still works)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
 
     @abc.abstractmethod
     async def publish(self, envelope: Envelope, *, timeout: float = 10.0) -> None: ...

@@ -8,7 +8,7 @@ Each has a ``command_id`` chosen by the caller (a retry reuses it, so a command 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,7 +30,7 @@ class Command(BaseModel):
 class ChangeStatus(Command):
     """tickets: change_status -> TicketState | invalid_transition (409) | not_found (404) | unknown_status (422)"""
 
-    NAME = "change_status"
+    NAME: ClassVar[str] = "change_status"
     number: int
     status: str
     reason: str | None = None
@@ -41,7 +41,7 @@ class ChangeStatus(Command):
 class SendText(Command):
     """chat: send_text -> MessageState (pending) | not_in_process (409) | window_closed (409) | not_found (404)"""
 
-    NAME = "send_text"
+    NAME: ClassVar[str] = "send_text"
     number: int
     text: str = Field(min_length=1, max_length=4096)
 
@@ -49,21 +49,21 @@ class SendText(Command):
 class Resume(Command):
     """chat: resume -> MessageState (the template, pending) | window_open (409) | not_found (404)"""
 
-    NAME = "resume"
+    NAME: ClassVar[str] = "resume"
     number: int
 
 
 class MarkRead(Command):
     """chat: mark_read -> ConversationState"""
 
-    NAME = "mark_read"
+    NAME: ClassVar[str] = "mark_read"
     number: int
 
 
 class RetrySend(Command):
     """chat: retry -> MessageState (pending again) | not_failed (409) | window_closed (409) | not_found (404)"""
 
-    NAME = "retry"
+    NAME: ClassVar[str] = "retry"
     number: int
     message_id: str
 
@@ -71,5 +71,5 @@ class RetrySend(Command):
 class GetWindow(Command):
     """chat: window -> {"open": bool, "closes_at": iso | None, "ticket_status": str | None}"""
 
-    NAME = "window"
+    NAME: ClassVar[str] = "window"
     number: int

@@ -261,16 +261,26 @@ class InMemoryBus(Bus):
     async def is_healthy(self) -> bool:
         return self._running and self.broker.available
 
-    async def stop(self, drain_timeout: float = 10.0) -> None:
-        """Graceful: stop taking messages, let in-flight ones finish, then close."""
-        self._running = False
+    async def dead_letters(self, service: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        queue = self.broker.queues.get(service)
+        return [{"message_id": m.message_id, "routing_key": m.routing_key,
+                 "headers": {"x-delivery-count": str(m.delivery_count)}, "body": m.body.decode(errors="replace")}
+                for m in (queue.dead[:limit] if queue else [])]
+
+    async def redrive(self, service: str) -> int:
+        return self.broker.redrive(service) if service in self.broker.queues else 0
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Stop taking messages and let in-flight ones finish (their stores are still open)."""
         for task in self._consumers:
             task.cancel()
         with contextlib.suppress(BaseException):
             await asyncio.gather(*self._consumers, return_exceptions=True)
         self._consumers.clear()
         if self._inflight:
-            await asyncio.wait(set(self._inflight), timeout=drain_timeout)
+            await asyncio.wait(set(self._inflight), timeout=timeout)
+
+    async def close(self) -> None:
         await self.kill()
 
     async def kill(self) -> None:

@@ -215,14 +215,15 @@ class RabbitBus(Bus):
         finally:
             await channel.close()
 
-    async def stop(self, drain_timeout: float = 10.0) -> None:
-        """Graceful: cancel consumers, let in-flight handlers finish and settle, then close."""
-        self._running = False
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Cancel the consumers and let in-flight handlers finish and settle."""
         for queue, tag in self._consumers:
             with contextlib.suppress(Exception):
                 await queue.cancel(tag)
         if self._inflight:
-            await asyncio.wait(set(self._inflight), timeout=drain_timeout)
+            await asyncio.wait(set(self._inflight), timeout=timeout)
+
+    async def close(self) -> None:
         await self.kill()
 
     async def kill(self) -> None:

@@ -25,12 +25,15 @@ async def start_all(bus, services: Sequence[Service]) -> None:
 
 
 async def stop_all(bus, services: Sequence[Service]) -> None:
+    """Drain the consumers first (their handlers still need the stores), then stop the services
+    (relays, timers, stores), then close the bus."""
+    await bus.drain()
     for service in reversed(services):
         try:
             await service.stop()
         except Exception:
             log.exception("service.stop_failed", service=service.name)
-    await bus.stop()
+    await bus.close()
     log.info("services.stopped")
 
 

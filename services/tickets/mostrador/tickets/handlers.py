@@ -53,7 +53,8 @@ class Handlers:
             self.app.cancel_by_bot(key=key, number=payload.number, at=now, reason=payload.reason)
         elif isinstance(payload, scheduler.ExpiryDue):
             bind(ticket=payload.number)
-            self.app.expire(key=key, number=payload.number, now=now, after=self.expiry)
+            # The scheduler says it is due; a clock a little behind ours must not make it a no-op forever.
+            self.app.expire(key=key, number=payload.number, now=max(now, payload.due_at), after=self.expiry)
 
     # -- commands (request/reply from panel-api) ------------------------------------------------
 
