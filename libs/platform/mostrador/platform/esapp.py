@@ -7,7 +7,10 @@ recorder), so a redelivered message is recognised and a crash can never half-app
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
@@ -23,7 +26,8 @@ class AlreadyProcessed(Exception):
 
 class ServiceApplication(Application):
     def __init__(self, env: dict[str, str] | None = None) -> None:
-        super().__init__(env)
+        with schema_lock(env or {}):  # several processes starting at once must not race on CREATE TABLE
+            super().__init__(env)
         self._save_listeners: list[Callable[[], None]] = []
 
     def construct_recorder(self):  # type: ignore[override]
@@ -50,7 +54,7 @@ class ServiceApplication(Application):
             listener()
         return recordings
 
-    def apply_once(self, key: str, command: Callable[[], Sequence[Any]], attempts: int = 8) -> list[Recording]:
+    def apply_once(self, key: str, command: Callable[[], Sequence[Any]], attempts: int = 40) -> list[Recording]:
         """Run ``command`` (which loads aggregates, changes them and returns them) and save its result
         marked with ``key``. A concurrent writer makes us reload and run it again; a key already
         applied raises AlreadyProcessed."""
@@ -65,7 +69,28 @@ class ServiceApplication(Application):
                     raise AlreadyProcessed(key) from None
                 if attempt == attempts - 1:
                     raise
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # let the other writer finish
         raise AssertionError("unreachable")
+
+
+@contextmanager
+def schema_lock(env: dict[str, str]) -> Iterator[None]:
+    """On PostgreSQL, hold an advisory lock named after the schema while its tables are created."""
+    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+        yield
+        return
+    import psycopg
+    conninfo = psycopg.conninfo.make_conninfo(
+        dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        schema = env.get("POSTGRES_SCHEMA", "public")
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"mostrador-ddl:{schema}",))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"mostrador-ddl:{schema}",))
 
 
 def eventsourcing_env(*, database_url: str | None, sqlite_path: str | None, schema: str,
