@@ -11,6 +11,7 @@ import asyncio
 import importlib
 from dataclasses import dataclass
 
+import httpx
 import structlog
 import uvicorn
 from fastapi import FastAPI
@@ -24,6 +25,7 @@ from mostrador.platform.settings import Settings
 
 # Start order matters only for readability: consumers are all subscribed before the bus starts.
 SERVICE_MODULES = ["ingest", "tickets", "bot", "chat", "scheduler", "panel_api"]
+SANDBOX_PREFIX = "/sandbox/graph"
 
 
 @dataclass
@@ -32,6 +34,7 @@ class EmbeddedSystem:
     bus: InMemoryBus
     services: dict[str, Service]
     settings: Settings
+    fake_graph: FastAPI | None = None  # the sandbox Graph API (no WhatsApp credentials)
 
 
 def available_services() -> list:
@@ -47,14 +50,49 @@ def available_services() -> list:
     return builders
 
 
+class LateASGI:
+    """An ASGI app that forwards to one set later (the sandbox and the main app refer to each other)."""
+
+    def __init__(self) -> None:
+        self.target = None
+
+    async def __call__(self, scope, receive, send):
+        await self.target(scope, receive, send)
+
+
+def sandbox(settings: Settings) -> tuple[FastAPI, LateASGI]:
+    """The fake Graph API, delivering its signed webhooks (customer messages from the simulator,
+    delivery statuses) to our own /webhooks/whatsapp in-process."""
+    from mostrador.whatsapp.factory import SANDBOX_TOKEN
+    from mostrador.whatsapp.fakegraph import create_fake_graph
+
+    main_app = LateASGI()
+    fake = create_fake_graph(app_secret=settings.whatsapp_app_secret.get_secret_value(),
+                             webhook_url="http://embedded/webhooks/whatsapp", access_token=SANDBOX_TOKEN,
+                             webhook_transport=httpx.ASGITransport(app=main_app), status_delays=(0.3, 0.8))
+    return fake, main_app
+
+
 def build_embedded(settings: Settings, *, clock: Clock | None = None, journal: bool = True) -> EmbeddedSystem:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     broker = InMemoryBroker(journal=str(settings.data_dir / "bus.db") if journal else None)
     bus = InMemoryBus(broker, delivery_limit=settings.bus_delivery_limit)
     ctx = Context(settings=settings, bus=bus, clock=clock or SystemClock())
+    fake = None
+    if settings.sandbox:
+        fake, main_app = sandbox(settings)
+        ctx.extras["whatsapp_transport"] = httpx.ASGITransport(app=fake)
     services = [build(ctx) for build in available_services()]
     app = create_app("Mostrador", bus, services)
-    return EmbeddedSystem(app=app, bus=bus, services={s.name: s for s in services}, settings=settings)
+    if fake is not None:
+        from mostrador.whatsapp.simulator import simulator_router
+        main_app.target = app
+        app.mount(SANDBOX_PREFIX, fake)
+        bot = next((s for s in services if s.name == "bot"), None)
+        business = bot.parts["config"].business_name if bot else "Mostrador"
+        app.include_router(simulator_router(fake, api_prefix=SANDBOX_PREFIX, business_name=business))
+    return EmbeddedSystem(app=app, bus=bus, services={s.name: s for s in services}, settings=settings,
+                          fake_graph=fake)
 
 
 def main() -> None:
@@ -62,7 +100,12 @@ def main() -> None:
     logs.configure(settings.log_level, settings.log_format)
     system = build_embedded(settings)
     url = f"http://{settings.host}:{settings.port}"
-    print(f"\n  Mostrador is running: panel {url}/  ·  simulator {url}/simulator  ·  data in {settings.data_dir}\n",
+    from mostrador.panel_api.service import first_admin_notice
+    notice = first_admin_notice(system.services["panel-api"])
+    login = notice or (f"\n  Log in as {settings.admin_username}." if settings.admin_username
+                       else "\n  Log in with your panel user.")
+    sim = f"  ·  customer simulator {url}/simulator" if system.fake_graph is not None else ""
+    print(f"\n  Mostrador is running: panel {url}/{sim}\n  data in {settings.data_dir.resolve()}{login}\n",
           flush=True)
     structlog.get_logger("embedded").info("embedded.listening", url=url)
     config = uvicorn.Config(system.app, host=settings.host, port=settings.port, log_config=None, access_log=False,

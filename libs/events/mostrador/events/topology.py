@@ -42,6 +42,7 @@ INBOXES: dict[str, Inbox] = {
             "chat.message.*.v1", "chat.conversation.*.v1",
             "scheduler.window.closed.v1",
         )),
+        Inbox("ingest", ("ingest.message.received.v1",)),  # the media fetcher: keeps receipts and photos
     )
 }
 

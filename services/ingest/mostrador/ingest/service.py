@@ -1,14 +1,32 @@
-"""Composition root of the ingest service: the webhook. (The media fetcher joins it later.)"""
+"""Composition root of the ingest service: the webhook, and the media fetcher with its store."""
 
 from __future__ import annotations
 
+import asyncio
+
+from mostrador.events.topology import INBOXES
+from mostrador.ingest.media import MediaFetcher, MediaStore, internal_token, media_router
 from mostrador.ingest.webhook import webhook_router
+from mostrador.platform.db import open_database
 from mostrador.platform.service import Context, Service
+from mostrador.whatsapp.factory import whatsapp_client
 
 
 def build(ctx: Context) -> Service:
     s = ctx.settings
-    router = webhook_router(ctx.bus, ctx.clock, app_secret=s.whatsapp_app_secret.get_secret_value(),
+    secret = s.whatsapp_app_secret.get_secret_value()
+    router = webhook_router(ctx.bus, ctx.clock, app_secret=secret,
                             verify_token=s.whatsapp_verify_token.get_secret_value(),
                             max_body=s.whatsapp_max_body_bytes)
-    return Service("ingest", routers=[router])
+    db = open_database(s, "ingest")
+    store = MediaStore(db)
+    client = whatsapp_client(s, ctx.extras)
+    fetcher = MediaFetcher(store, client, ctx.bus)
+    ctx.bus.subscribe("ingest", INBOXES["ingest"].bindings, fetcher.on_event, prefetch=8)
+
+    async def close() -> None:
+        await client.aclose()
+        await asyncio.to_thread(db.close)
+
+    return Service("ingest", routers=[router, media_router(store, internal_token(secret))], on_stop=[close],
+                   parts={"media": store})

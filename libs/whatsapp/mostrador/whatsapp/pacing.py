@@ -1,0 +1,86 @@
+"""Outbound pacing: the number's throughput (80 msg/s by default) and WhatsApp's per-recipient pair limit.
+
+Both are token buckets written as GCRA ("theoretical arrival time"): each caller reserves the
+next free slot atomically and sleeps exactly until it. That is first-come-first-served (fair),
+never busy-waits, and the waits depend only on the clock, so tests inject clock and sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class TokenBucket:
+    """``rate`` tokens per second, at most ``burst`` at once."""
+
+    def __init__(
+        self, rate: float, burst: float, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self.interval = 1.0 / rate
+        self.tolerance = (burst - 1) * self.interval  # how far ahead of the steady pace a burst may run
+        self._clock = clock
+        self._sleep = sleep
+        self._arrival = clock()  # the theoretical time the next token is due
+        self._hold_until = 0.0
+
+    def reserve(self) -> float:
+        """Claim the next slot; returns how long the caller must wait for it (0 = go now)."""
+        now = self._clock()
+        start = max(now, self._hold_until)
+        arrival = max(self._arrival, start)
+        slot = max(start, arrival - self.tolerance)
+        self._arrival = arrival + self.interval
+        return slot - now
+
+    async def acquire(self) -> None:
+        wait = self.reserve()
+        if wait > 0:
+            await self._sleep(wait)
+
+    def hold(self, seconds: float) -> None:
+        """No slot before ``seconds`` from now (the server told us to back off)."""
+        self._hold_until = max(self._hold_until, self._clock() + seconds)
+
+    def idle(self) -> bool:
+        """True when the bucket is full again and holds nothing: it can be dropped and recreated."""
+        now = self._clock()
+        return self._arrival <= now and self._hold_until <= now
+
+
+class PairLimiter:
+    """WhatsApp's pair rate limit: per recipient, a burst (45) then one message every 6 s."""
+
+    def __init__(self, burst: int = 45, interval: float = 6.0, *, clock: Clock = time.monotonic,
+                 sleep: Sleep = asyncio.sleep, max_idle_sweep: int = 10_000):
+        self.burst = burst
+        self.interval = interval
+        self._clock = clock
+        self._sleep = sleep
+        self._buckets: dict[str, TokenBucket] = {}
+        self._sweep_at = max_idle_sweep
+
+    def _bucket(self, recipient: str) -> TokenBucket:
+        bucket = self._buckets.get(recipient)
+        if bucket is None:
+            if len(self._buckets) >= self._sweep_at:  # keep memory bounded by active recipients only
+                self._buckets = {k: b for k, b in self._buckets.items() if not b.idle()}
+            bucket = TokenBucket(1.0 / self.interval, self.burst, clock=self._clock, sleep=self._sleep)
+            self._buckets[recipient] = bucket
+        return bucket
+
+    async def acquire(self, recipient: str) -> None:
+        await self._bucket(recipient).acquire()
+
+    def hold(self, recipient: str, seconds: float) -> None:
+        """Back off this recipient only (after a 131056); other customers are unaffected."""
+        self._bucket(recipient).hold(seconds)
+
+    def __len__(self) -> int:
+        return len(self._buckets)

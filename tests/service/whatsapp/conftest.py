@@ -1,0 +1,1 @@
+from tests.service.whatsapp.whatsapp_rig import rig  # noqa: F401  (the shared fixture)
