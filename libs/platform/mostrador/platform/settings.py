@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     ticket_expiry_hours: float = Field(48.0, description="A ticket not final this long after its first message: VENCIDO")
     chat_window_hours: float = Field(24.0, description="WhatsApp's customer-service window")
     scheduler_poll_seconds: float = Field(1.0, description="How often due deadlines are looked for")
+    chat_send_grace_seconds: float = Field(
+        10.0, description="After a crash mid-send: how long to wait for WhatsApp's status before sending again")
 
     # The bot and the panel
     bot_config: Path | None = Field(None, description="YAML file with the bot's texts, branches and topics")

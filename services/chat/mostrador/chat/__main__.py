@@ -1,0 +1,4 @@
+from mostrador.chat.service import build
+from mostrador.platform.runner import run_service
+
+run_service("chat", build)

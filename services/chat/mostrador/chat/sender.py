@@ -1,0 +1,118 @@
+"""Sends recorded outbound messages through WhatsApp, durably and at most once per attempt.
+
+A request is only *recorded* (pending) by the handlers; the relay publishes it and chat hears its
+own event here. Before the HTTP call we record ``SendAttempted``; after it, ``Sent`` or ``SendFailed``.
+So a redelivered event finds the message sent/failed and does nothing, and a crash between the two
+leaves an attempt without a result: then we first give WhatsApp's status webhook (it carries our
+message id as ``biz_opaque_callback_data``) a grace period to tell us it went out, and only then
+send again with the same key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+
+from mostrador.chat.application import ChatApp
+from mostrador.chat.domainmodel import Conversation
+from mostrador.events.schemas.common import Customer, OutboundContent
+from mostrador.whatsapp.errors import ContentError, WhatsAppError
+
+log = structlog.get_logger("chat.sender")
+
+NO_ANSWER = -1  # ApiError.code when WhatsApp never answered (timeout, connection refused)
+INVALID_CONTENT = 100  # Meta's "invalid parameter": we refused the content before calling
+
+
+def api_error(exc: Exception) -> tuple[dict[str, Any], bool]:
+    """The error as stored on the message, and whether it is permanent (never worth retrying as is)."""
+    if isinstance(exc, WhatsAppError):
+        code = exc.code if exc.code is not None else NO_ANSWER
+        return {"code": code, "title": exc.title, "details": exc.details}, not exc.retryable
+    return {"code": INVALID_CONTENT, "title": "content refused before sending", "details": str(exc)}, True
+
+
+class Sender:
+    def __init__(self, app: ChatApp, client: Any, clock: Any, *, grace_seconds: float = 10.0,
+                 poll_seconds: float = 0.25) -> None:
+        self.app, self.client, self.clock = app, client, clock
+        self.grace, self.poll = grace_seconds, poll_seconds
+        self._resolved: dict[str, asyncio.Event] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+    async def _load(self, customer_key: str, message_id: str) -> tuple[Conversation | None, dict[str, Any] | None]:
+        conv = await asyncio.to_thread(self.app.conversation, customer_key)
+        msg = conv.messages.get(message_id) if conv else None
+        return conv, msg
+
+    async def send(self, customer_key: str, message_id: str) -> None:
+        conv, msg = await self._load(customer_key, message_id)
+        if conv is None or msg is None or msg["direction"] != "out" or msg["status"] != "pending":
+            return  # a redelivery of something already sent or failed
+        if msg["attempted_round"] == msg["round"]:
+            log.warning("chat.send_unresolved", message_id=message_id, attempt=msg["attempts"])
+            if await self._resolved_within_grace(customer_key, message_id):
+                return
+            conv, msg = await self._load(customer_key, message_id)
+            assert conv is not None and msg is not None
+        attempt = msg["attempts"] + 1
+        if not await asyncio.to_thread(self.app.start_attempt, customer_key, message_id, attempt, self.clock.now()):
+            return  # another consumer recorded this attempt first: it sends
+        try:
+            result = await self.client.send(Customer.model_validate(conv.customer),
+                                            OutboundContent.model_validate(msg["content"]), key=message_id)
+        except (WhatsAppError, ContentError) as exc:
+            error, permanent = api_error(exc)
+            log.warning("chat.send_failed", message_id=message_id, code=error["code"], permanent=permanent)
+            await asyncio.to_thread(self.app.record_result, customer_key, message_id, attempt, lambda c: c.record_failed(
+                message_id, error, permanent=permanent, at=self.clock.now()))
+            return
+        await asyncio.to_thread(self.app.record_result, customer_key, message_id, attempt,
+                                lambda c: c.record_sent(message_id, result.wamid, self.clock.now()))
+        log.info("chat.sent", message_id=message_id, wamid=result.wamid, attempt=attempt, http_calls=result.attempts)
+
+    async def _resolved_within_grace(self, customer_key: str, message_id: str) -> bool:
+        """Wait up to the grace period for a status webhook to resolve a message whose send result we lost."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.grace
+        signal = self._resolved.setdefault(message_id, asyncio.Event())
+        try:
+            while True:
+                _, msg = await self._load(customer_key, message_id)
+                if msg is None or msg["status"] != "pending":
+                    return True
+                left = deadline - loop.time()
+                if left <= 0:
+                    return False
+                signal.clear()
+                try:  # woken early by notify(); polling covers a status handled by another replica
+                    await asyncio.wait_for(signal.wait(), min(left, self.poll))
+                except TimeoutError:
+                    pass
+        finally:
+            self._resolved.pop(message_id, None)
+
+    def notify(self, message_id: str | None) -> None:
+        """A status for this message was just applied."""
+        signal = self._resolved.get(message_id or "")
+        if signal is not None:
+            signal.set()
+
+    def mark_read_later(self, wamid: str) -> None:
+        """Blue ticks for the customer, best effort and off the command's path."""
+        task = asyncio.get_running_loop().create_task(self._mark_read(wamid))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _mark_read(self, wamid: str) -> None:
+        try:
+            await self.client.mark_read(wamid)
+        except Exception as exc:  # the panel's unread mark is already zero; only the ticks are missing
+            log.warning("chat.mark_read_failed", wamid=wamid, error=str(exc))
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
