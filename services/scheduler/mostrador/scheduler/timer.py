@@ -25,6 +25,7 @@ class Timer:
     def __init__(self, deadlines: Deadlines, bus: Bus, clock: Clock, *, poll_seconds: float) -> None:
         self.deadlines, self.bus, self.clock, self.poll_seconds = deadlines, bus, clock, poll_seconds
         self._task: asyncio.Task | None = None
+        self._ticking = asyncio.Lock()  # the loop and a direct tick() must not fire the same row twice
 
     def envelope_for(self, row: dict):
         payload, due = row["payload"], from_ms(row["due_ms"])
@@ -41,12 +42,13 @@ class Timer:
 
     async def tick(self) -> int:
         """Fire everything due now. Returns how many fired."""
-        rows = await asyncio.to_thread(self.deadlines.due, self.clock.now())
-        for row in rows:
-            await self.bus.publish(self.envelope_for(row))
-            await asyncio.to_thread(self.deadlines.mark_fired, row["kind"], row["key"], row["version"])
-            log.info("scheduler.fired", kind=row["kind"], key=row["key"])
-        return len(rows)
+        async with self._ticking:
+            rows = await asyncio.to_thread(self.deadlines.due, self.clock.now())
+            for row in rows:
+                await self.bus.publish(self.envelope_for(row))
+                await asyncio.to_thread(self.deadlines.mark_fired, row["kind"], row["key"], row["version"])
+                log.info("scheduler.fired", kind=row["kind"], key=row["key"])
+            return len(rows)
 
     async def run(self) -> None:
         while True:
