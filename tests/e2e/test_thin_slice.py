@@ -46,3 +46,8 @@ def test_slice_survives_a_restart_with_its_data(embedded, tmp_path):
 def test_slice_distributed(distributed):
     cluster = distributed()
     check_slice(f"http://127.0.0.1:{cluster.ports['ingest']}", f"http://127.0.0.1:{cluster.ports['panel-api']}")
+    cluster.stop()  # SIGTERM: each service stops consuming, drains, closes, then exits
+    for service in cluster.ports:
+        log = (cluster.log_dir / f"{service}.log").read_text()
+        assert '"event": "services.stopped"' in log, f"{service} did not shut down gracefully:\n{log[-2000:]}"
+        assert "Traceback" not in log, log[-3000:]
