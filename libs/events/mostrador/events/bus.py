@@ -14,11 +14,15 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+import psycopg
 import structlog
+from eventsourcing import persistence as es_persistence
 
 from mostrador.events.envelope import Envelope
 from mostrador.events.registry import UnknownEventError, parse_envelope
@@ -57,16 +61,13 @@ class CommandError(Exception):
                                        "details": self.details}}
 
 
+TRANSIENT_ERRORS = (ConnectionError, TimeoutError, PublishError, psycopg.OperationalError, psycopg.InterfaceError,
+                    es_persistence.OperationalError, es_persistence.InterfaceError, httpx.TransportError)
+
+
 def is_transient(exc: BaseException) -> bool:
     """Infrastructure trouble that will pass (retry in place) as opposed to a bad message."""
-    import sqlite3
-
-    import httpx
-    import psycopg
-    from eventsourcing.persistence import InterfaceError, OperationalError
-
-    if isinstance(exc, (ConnectionError, TimeoutError, PublishError, psycopg.OperationalError,
-                        psycopg.InterfaceError, OperationalError, InterfaceError, httpx.TransportError)):
+    if isinstance(exc, TRANSIENT_ERRORS):
         return True
     if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
         return True
