@@ -73,6 +73,13 @@ def sandbox(settings: Settings) -> tuple[FastAPI, LateASGI]:
     return fake, main_app
 
 
+def in_process_media(store):
+    async def fetch(media_id: str):
+        return await asyncio.to_thread(store.get, media_id)
+
+    return fetch
+
+
 def build_embedded(settings: Settings, *, clock: Clock | None = None, journal: bool = True) -> EmbeddedSystem:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     broker = InMemoryBroker(journal=str(settings.data_dir / "bus.db") if journal else None)
@@ -82,7 +89,11 @@ def build_embedded(settings: Settings, *, clock: Clock | None = None, journal: b
     if settings.sandbox:
         fake, main_app = sandbox(settings)
         ctx.extras["whatsapp_transport"] = httpx.ASGITransport(app=fake)
-    services = [build(ctx) for build in available_services()]
+    services = []
+    for build in available_services():
+        services.append(service := build(ctx))
+        if service.name == "ingest":  # the panel shows stored media straight from ingest's store
+            ctx.extras["panel_media_fetch"] = in_process_media(service.parts["media"])
     app = create_app("Mostrador", bus, services)
     if fake is not None:
         from mostrador.whatsapp.simulator import simulator_router
@@ -110,7 +121,7 @@ def main() -> None:
     structlog.get_logger("embedded").info("embedded.listening", url=url)
     config = uvicorn.Config(system.app, host=settings.host, port=settings.port, log_config=None, access_log=False,
                             timeout_graceful_shutdown=10)
-    asyncio.run(uvicorn.Server(config).serve())
+    uvicorn.Server(config).run()  # with uvloop (asyncio.run(serve()) would not install it)
 
 
 if __name__ == "__main__":

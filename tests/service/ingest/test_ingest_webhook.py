@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from mostrador.events.memory import InMemoryBroker, InMemoryBus
-from mostrador.ingest.media import internal_token
 from mostrador.platform.clock import FakeClock
 from mostrador.platform.http import create_app
 from mostrador.platform.service import Context
@@ -175,5 +174,5 @@ async def test_inbound_media_is_fetched_kept_and_served_only_with_the_internal_t
     assert (stored.payload.media_id, stored.payload.size) == (media_id, len(photo))
     assert (await rig.http.get(f"/internal/media/{media_id}")).status_code == 401
     served = await rig.http.get(f"/internal/media/{media_id}",
-                                headers={"Authorization": f"Bearer {internal_token(SECRET)}"})
+                                headers={"Authorization": f"Bearer {Settings(whatsapp_app_secret=SECRET).internal_token}"})
     assert (served.status_code, served.content, served.headers["content-type"]) == (200, photo, "image/jpeg")

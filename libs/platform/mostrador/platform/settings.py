@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     ingest_url: str = Field("http://127.0.0.1:8001")
 
     @property
+    def internal_token(self) -> str:
+        """Bearer token for service-to-service calls (panel-api fetching media from ingest), derived
+        from the app secret every service already holds."""
+        import hashlib
+        import hmac
+        return hmac.new(self.whatsapp_app_secret.get_secret_value().encode(), b"mostrador-internal",
+                        hashlib.sha256).hexdigest()
+
+    @property
     def sandbox(self) -> bool:
         return self.whatsapp_access_token is None
 

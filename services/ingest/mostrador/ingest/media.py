@@ -26,11 +26,6 @@ def schema(dialect: str) -> list[str]:
         size BIGINT NOT NULL, sha256 TEXT, data {blob} NOT NULL)"""]
 
 
-def internal_token(secret: str) -> str:
-    """A token for service-to-service calls, derived from the app secret both sides already hold."""
-    return hmac.new(secret.encode(), b"mostrador-internal-media", hashlib.sha256).hexdigest()
-
-
 class MediaStore:
     def __init__(self, db: Database) -> None:
         self.db = db

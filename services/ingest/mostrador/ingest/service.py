@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from mostrador.events.topology import INBOXES
-from mostrador.ingest.media import MediaFetcher, MediaStore, internal_token, media_router
+from mostrador.ingest.media import MediaFetcher, MediaStore, media_router
 from mostrador.ingest.webhook import webhook_router
 from mostrador.platform.db import open_database
 from mostrador.platform.service import Context, Service
@@ -28,5 +28,5 @@ def build(ctx: Context) -> Service:
         await client.aclose()
         await asyncio.to_thread(db.close)
 
-    return Service("ingest", routers=[router, media_router(store, internal_token(secret))], on_stop=[close],
+    return Service("ingest", routers=[router, media_router(store, s.internal_token)], on_stop=[close],
                    parts={"media": store})

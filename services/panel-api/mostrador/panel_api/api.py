@@ -1,60 +1,214 @@
-"""The panel's HTTP API: the Pedidos board and a ticket's details (auth and commands join it)."""
+"""/api: the Pedidos board, a ticket's details and conversation, and the operator's actions.
+
+Every ticket route goes through ``visible_ticket``: a ticket outside the caller's branches is a 404,
+the same answer as a ticket that does not exist (ASVS 4.2.1, no existence leak). Actions are
+commands to the owning service (tickets, chat) over the bus; their refusals come back as
+``CommandError`` and leave as ``{"error": code}`` with the command's status (409 …)."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-from typing import Annotated, Literal
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from mostrador.events.schemas.tickets import TicketStatus, TicketType
+from mostrador.events.bus import unwrap_reply
+from mostrador.events.commands import ChangeStatus, Command, MarkRead, Resume, RetrySend, SendText
+from mostrador.events.schemas.chat import ConversationState, MessageState
+from mostrador.events.schemas.tickets import TicketState, TicketStatus, TicketType
+from mostrador.panel_api import present
+from mostrador.panel_api.auth import Principal, principal
 from mostrador.panel_api.board import BadCursor, BoardQuery, list_tickets
+from mostrador.panel_api.catalog import Catalog
+from mostrador.panel_api.models import (
+    AcceptedOut,
+    BranchOut,
+    MessagesOut,
+    ReadOut,
+    SendIn,
+    StatusIn,
+    TicketDetail,
+    TicketPage,
+    TopicOut,
+    UnreadOut,
+)
+from mostrador.panel_api.routing import DOCUMENT_AUTH, ApiError, error_responses, not_found
 from mostrador.panel_api.views import PanelViews
 
-
-def iso(ms_value: int | None) -> str | None:
-    return None if ms_value is None else datetime.fromtimestamp(ms_value / 1000, UTC).isoformat()
-
-
-def summary(row: dict) -> dict:
-    state = json.loads(row["state"])
-    return {"number": row["number"], "ticket_id": row["ticket_id"], "opened_at": iso(row["opened_ms"]),
-            "last_message_at": iso(row["last_message_ms"]), "name": row["name"], "phone": row["phone"],
-            "customer_key": row["customer_key"], "type": row["type"], "status": row["status"],
-            "branch": row["branch"], "topic": row["topic"], "unread": row["unread"],
-            "missing": state.get("missing", [])}
+Number = Annotated[int, Path(ge=1, le=2**53)]
+MediaFetch = Callable[[str], Awaitable[tuple[bytes, str] | None]]
+SAFE_MEDIA = ("image/", "audio/", "video/", "application/pdf")
 
 
-def api_router(views: PanelViews) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["panel"])
+def in_scope(branch: str | None, scope: list[str] | None) -> bool:
+    """None scope: every ticket, unassigned ones included; else only tickets of those branches."""
+    return scope is None or (branch is not None and branch in scope)
 
-    @router.get("/tickets")
-    def tickets(
+
+class Commands:
+    """Request/reply to the services that own the state (mostrador.events.commands); a reply's
+    error raises CommandError, mapped to HTTP by the route class."""
+
+    def __init__(self, bus, timeout: float) -> None:
+        self.bus, self.timeout = bus, timeout
+
+    async def __call__(self, service: str, command: Command) -> Any:
+        reply = await self.bus.request(service, command.NAME, command.body(), timeout=self.timeout)
+        return unwrap_reply(reply)
+
+
+def tickets_router(views: PanelViews, commands: Commands, catalog: Catalog, clock, route_class: type,
+                   fetch_media: MediaFetch) -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["tickets"], route_class=route_class, dependencies=DOCUMENT_AUTH,
+                       responses=error_responses(400, 401, 404, 422))
+
+    async def visible_ticket(number: int, caller: Principal) -> dict[str, Any]:
+        row = await asyncio.to_thread(views.ticket, number)
+        if row is None or not in_scope(row["branch"], caller.user.scope):
+            raise not_found(f"ticket {number}")
+        return row
+
+    async def apply(method: Callable[[Any], bool], model: type, result: Any) -> None:
+        # Read-your-writes: the reply carries the new state, so the view has it before the event arrives.
+        try:
+            state = model.model_validate(result)
+        except (ValueError, TypeError):
+            return
+        await asyncio.to_thread(method, state)
+
+    @router.get("/tickets", response_model=TicketPage)
+    async def tickets(
+        request: Request,
         status: Annotated[list[TicketStatus] | None, Query()] = None,
         type: Annotated[list[TicketType] | None, Query()] = None,
-        branch: Annotated[list[str] | None, Query()] = None,
-        topic: Annotated[list[str] | None, Query()] = None,
-        q: Annotated[str | None, Query(max_length=40)] = None,
+        branch: Annotated[list[Annotated[str, Query(max_length=100)]] | None, Query(max_length=50)] = None,
+        topic: Annotated[list[Annotated[str, Query(max_length=100)]] | None, Query(max_length=50)] = None,
+        q: Annotated[str | None, Query(max_length=40, description="ticket number or phone (whole, start or end)")] = None,
         unread: bool = False,
         sort: Literal["newest", "last_message"] = "newest",
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
-    ) -> dict:
+    ) -> TicketPage:
+        scope = principal(request).user.scope
+        for wanted in branch or []:
+            if not in_scope(wanted, scope):
+                raise not_found(f"branch {wanted}")
         query = BoardQuery(statuses=list(status or []), types=list(type or []), branches=branch or [],
-                           topics=topic or [], q=q, unread=unread, sort=sort, limit=limit, cursor=cursor)
+                           topics=topic or [], q=q, unread=unread, sort=sort, limit=limit, cursor=cursor,
+                           allowed_branches=scope)
         try:
-            page = list_tickets(views.db, query)
+            page = await asyncio.to_thread(list_tickets, views.db, query)
         except BadCursor as exc:
-            raise HTTPException(422, str(exc)) from None
-        return {"items": [summary(r) for r in page["rows"]], "next_cursor": page["next_cursor"],
-                "total": page["total"], "total_capped": page["total_capped"]}
+            raise ApiError(422, "invalid", f"cursor: {exc}") from None
+        return TicketPage(items=[present.summary(r) for r in page["rows"]], next_cursor=page["next_cursor"],
+                          total=page["total"], total_capped=page["total_capped"])
 
-    @router.get("/tickets/{number}")
-    def ticket(number: int) -> dict:
-        row = views.ticket(number)
-        if row is None:
-            raise HTTPException(404, f"ticket {number} not found")
-        return {**summary(row), **json.loads(row["state"])}
+    @router.get("/tickets/{number}", response_model=TicketDetail)
+    async def ticket(number: Number, request: Request) -> TicketDetail:
+        row = await visible_ticket(number, principal(request))
+        return present.detail(row, present.now_ms(clock))
+
+    @router.post("/tickets/{number}/status", response_model=TicketDetail,
+                 responses=error_responses(403, 409, 503, 504))
+    async def change_status(number: Number, body: StatusIn, request: Request) -> TicketDetail:
+        caller = principal(request)
+        await visible_ticket(number, caller)
+        result = await commands("tickets", ChangeStatus(actor=caller.actor, number=number, status=body.status))
+        await apply(views.apply_ticket, TicketState, result)
+        return present.detail(await visible_ticket(number, caller), present.now_ms(clock))
+
+    @router.get("/tickets/{number}/messages", response_model=MessagesOut)
+    async def messages(number: Number, request: Request) -> MessagesOut:
+        row = await visible_ticket(number, principal(request))
+        states = await asyncio.to_thread(views.messages, number)
+        return MessagesOut(items=[present.message(s) for s in states], window=present.window(row, present.now_ms(clock)))
+
+    async def accepted(result: Any) -> AcceptedOut:
+        await apply(views.apply_message, MessageState, result)
+        try:
+            return AcceptedOut(message=present.message(MessageState.model_validate(result).model_dump(mode="json")))
+        except (ValueError, TypeError, KeyError):
+            return AcceptedOut()
+
+    @router.post("/tickets/{number}/messages", response_model=AcceptedOut, status_code=202,
+                 responses=error_responses(403, 409, 503, 504))
+    async def send(number: Number, body: SendIn, request: Request) -> AcceptedOut:
+        caller = principal(request)
+        await visible_ticket(number, caller)
+        return await accepted(await commands("chat", SendText(actor=caller.actor, number=number, text=body.text)))
+
+    @router.post("/tickets/{number}/resume", response_model=AcceptedOut, status_code=202,
+                 responses=error_responses(403, 409, 503, 504))
+    async def resume(number: Number, request: Request) -> AcceptedOut:
+        caller = principal(request)
+        await visible_ticket(number, caller)
+        return await accepted(await commands("chat", Resume(actor=caller.actor, number=number)))
+
+    @router.post("/tickets/{number}/messages/{message_id}/retry", response_model=AcceptedOut, status_code=202,
+                 responses=error_responses(403, 409, 503, 504))
+    async def retry(number: Number, message_id: Annotated[str, Path(max_length=100)], request: Request) -> AcceptedOut:
+        caller = principal(request)
+        await visible_ticket(number, caller)
+        message = await asyncio.to_thread(views.message, message_id)
+        if message is None or message.get("number") != number:
+            raise not_found(f"message {message_id}")
+        return await accepted(await commands("chat", RetrySend(actor=caller.actor, number=number, message_id=message_id)))
+
+    @router.post("/tickets/{number}/read", response_model=ReadOut, responses=error_responses(403, 503, 504))
+    async def read(number: Number, request: Request) -> ReadOut:
+        caller = principal(request)
+        await visible_ticket(number, caller)
+        result = await commands("chat", MarkRead(actor=caller.actor, number=number))
+        await apply(views.apply_conversation, ConversationState, result)
+        row = await visible_ticket(number, caller)
+        return ReadOut(number=number, unread=row["unread"])
+
+    @router.get("/unread", response_model=UnreadOut)
+    async def unread(request: Request) -> UnreadOut:
+        return UnreadOut(tickets=await asyncio.to_thread(views.unread_count, principal(request).user.scope))
+
+    @router.get("/branches", response_model=list[BranchOut])
+    async def branches(request: Request) -> list[BranchOut]:
+        scope = principal(request).user.scope
+        return [b for b in catalog.branches if scope is None or b.id in scope]
+
+    @router.get("/topics", response_model=list[TopicOut])
+    async def topics() -> list[TopicOut]:
+        return catalog.topics
+
+    @router.get("/media/{media_id}", response_class=Response,
+                responses={200: {"content": {"image/*": {}}, "description": "the stored media"}})
+    async def media(media_id: Annotated[str, Path(max_length=200)], request: Request) -> Response:
+        number = await asyncio.to_thread(views.media_ticket, media_id)
+        if number is None:
+            raise not_found(f"media {media_id}")
+        await visible_ticket(number, principal(request))
+        found = await fetch_media(media_id)
+        if found is None:
+            raise not_found(f"media {media_id}")
+        body, content_type = found
+        if not content_type.startswith(SAFE_MEDIA):  # anything else downloads; it never renders in our origin
+            return Response(body, media_type="application/octet-stream",
+                            headers={"Content-Disposition": "attachment"})
+        return Response(body, media_type=content_type, headers={"Cache-Control": "private, max-age=3600"})
 
     return router
+
+
+def http_media_fetcher(base_url: str, token: str, timeout: float = 5.0) -> MediaFetch:
+    """Media bytes from ingest (which stores inbound media); None when it is not there (yet)."""
+    import httpx
+
+    async def fetch(media_id: str) -> tuple[bytes, str] | None:
+        try:
+            async with httpx.AsyncClient(base_url=base_url, timeout=timeout,
+                                         headers={"Authorization": f"Bearer {token}"}) as client:
+                response = await client.get(f"/internal/media/{media_id}")
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 200:
+            return None
+        return response.content, response.headers.get("content-type", "application/octet-stream")
+
+    return fetch

@@ -42,6 +42,8 @@ SCHEMA = [
         at_ms BIGINT NOT NULL, state TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS messages_ticket ON messages (number, at_ms)",
     "CREATE INDEX IF NOT EXISTS messages_customer ON messages (customer_key, at_ms)",
+    # Which ticket an inbound photo belongs to, so /api/media/{id} can check the caller's branches.
+    "CREATE TABLE IF NOT EXISTS media (media_id TEXT PRIMARY KEY, message_id TEXT NOT NULL, number BIGINT)",
 ]
 
 
@@ -126,6 +128,11 @@ class PanelViews:
                    ON CONFLICT (message_id) DO UPDATE SET version = excluded.version, number = excluded.number,
                        state = excluded.state
                    WHERE messages.version < excluded.version""", row) == 1
+            media = message.inbound.media if message.inbound else None
+            if changed and media is not None:
+                tx.execute("""INSERT INTO media (media_id, message_id, number) VALUES (%(m)s, %(id)s, %(n)s)
+                              ON CONFLICT (media_id) DO UPDATE SET number = excluded.number""",
+                           {"m": media.id, "id": message.message_id, "n": message.number})
         if changed:
             self._notify({"kind": "message", "number": message.number, "message_id": message.message_id,
                           "customer_key": message.customer_key, "status": message.status})
@@ -142,6 +149,15 @@ class PanelViews:
         rows = self.db.all("SELECT state FROM messages WHERE number = %(n)s ORDER BY at_ms, message_id",
                            {"n": number})
         return [json.loads(r["state"]) for r in rows]
+
+    def message(self, message_id: str) -> dict[str, Any] | None:
+        row = self.db.one("SELECT state FROM messages WHERE message_id = %(id)s", {"id": message_id})
+        return json.loads(row["state"]) if row else None
+
+    def media_ticket(self, media_id: str) -> int | None:
+        """The ticket number an inbound media object was sent under (None: unknown media)."""
+        row = self.db.one("SELECT number FROM media WHERE media_id = %(m)s", {"m": media_id})
+        return None if row is None or row["number"] is None else int(row["number"])
 
     def unread_count(self, branches: list[str] | None) -> int:
         sql, params = "SELECT COUNT(*) AS n FROM tickets WHERE unread > 0", {}

@@ -1,0 +1,1 @@
+from tests.service.panel.panel_rig import panel  # noqa: F401  (the shared fixture)
