@@ -10,6 +10,7 @@ and nothing is applied twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -60,6 +61,7 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task | None = None
+        self._stopping = False
         self.position = 0
 
     def wake(self) -> None:
@@ -68,6 +70,7 @@ class OutboxRelay:
             self._loop.call_soon_threadsafe(self._wakeup.set)
 
     async def start(self) -> None:
+        self._stopping = False
         self._loop = asyncio.get_running_loop()
         self.app.on_save(self.wake)
         self.position = await asyncio.to_thread(self._load_position)
@@ -77,10 +80,16 @@ class OutboxRelay:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Let the current batch finish (its database read runs in a thread that cannot be interrupted,
+        and the store is closed right after us), then end the loop."""
         if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            self._stopping = True
+            self._wakeup.set()
+            done, _ = await asyncio.wait({self._task}, timeout=timeout)
+            if not done:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
     def _load_position(self) -> int:
@@ -107,7 +116,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         backoff = 0.2
-        while True:
+        while not self._stopping:
             try:
                 moved = await self.run_once()
                 backoff = 0.2
@@ -122,7 +131,9 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # broker or database down: keep the position, try again
                 log.warning("relay.retry", producer=self.producer, error=repr(exc), retry_in=backoff)
-                await asyncio.sleep(backoff)
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), backoff)
                 backoff = min(backoff * 2, 5.0)
 
     async def run_once(self) -> int:

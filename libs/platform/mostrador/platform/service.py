@@ -41,7 +41,9 @@ class Service:
             await hook()
 
     async def stop(self) -> None:
-        for hook in reversed(self.on_stop):
+        """Runs the hooks in the order given: stop the workers first, close the stores last (a store
+        closed under a worker thread's running query can crash the process)."""
+        for hook in self.on_stop:
             await hook()
 
     async def ready(self) -> bool:

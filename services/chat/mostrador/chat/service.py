@@ -61,5 +61,5 @@ def build(ctx: Context) -> Service:
     async def relay_alive() -> bool:
         return relay.running
 
-    return Service("chat", on_start=[relay.start], on_stop=[close, sender.close, relay.stop], checks=[relay_alive],
+    return Service("chat", on_start=[relay.start], on_stop=[relay.stop, sender.close, close], checks=[relay_alive],
                    parts={"app": app, "relay": relay, "handlers": handlers, "sender": sender, "client": client})

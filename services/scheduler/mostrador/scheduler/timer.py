@@ -8,6 +8,7 @@ none is lost across restarts because the deadlines live in the database, not in 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime
 
 import structlog
@@ -51,22 +52,28 @@ class Timer:
             return len(rows)
 
     async def run(self) -> None:
-        while True:
+        while not self._stop.is_set():
             try:
                 await self.tick()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database down: the rows are still pending, try again
                 log.warning("scheduler.tick_failed", error=repr(exc))
-            await asyncio.sleep(self.poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.poll_seconds)
 
     async def start(self) -> None:
+        self._stop = asyncio.Event()
         self._task = asyncio.create_task(self.run(), name="scheduler-timer")
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Let a tick in progress finish (its queries run in threads; the store closes right after)."""
         if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            self._stop.set()
+            done, _ = await asyncio.wait({self._task}, timeout=timeout)
+            if not done:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
 
     async def alive(self) -> bool:
         return self._task is not None and not self._task.done()
