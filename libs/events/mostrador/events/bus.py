@@ -139,8 +139,13 @@ class Bus(abc.ABC):
     async def drain(self, timeout: float = 10.0) -> None:
         """Stop taking messages and wait for in-flight handlers (publishing still works)."""
 
+    async def close(self) -> None:
+        """Close the connection; whatever is still unacknowledged goes back to its queue."""
+        await self.kill()
+
     @abc.abstractmethod
-    async def close(self) -> None: ...
+    async def kill(self) -> None:
+        """Abrupt, like a SIGKILL: in-flight messages are not settled and will be delivered again."""
 
     @abc.abstractmethod
     async def publish(self, envelope: Envelope, *, timeout: float = 10.0) -> None: ...

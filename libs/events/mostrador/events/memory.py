@@ -280,9 +280,6 @@ class InMemoryBus(Bus):
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=timeout)
 
-    async def close(self) -> None:
-        await self.kill()
-
     async def kill(self) -> None:
         """Abrupt: what a SIGKILL does to a consumer — in-flight messages go back to the queue."""
         self._running = False

@@ -223,9 +223,6 @@ class RabbitBus(Bus):
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=timeout)
 
-    async def close(self) -> None:
-        await self.kill()
-
     async def kill(self) -> None:
         """Abrupt: drop the connection; unacked messages go back to their queues."""
         self._running = False
