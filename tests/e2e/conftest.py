@@ -12,7 +12,10 @@ from tests.e2e.harness import ADMIN, APP_SECRET, ServerThread, free_port
 
 def embedded_settings(tmp_path, **overrides):
     from mostrador.platform.settings import Settings
-    values = dict(data_dir=tmp_path / "var", port=free_port(), whatsapp_app_secret=APP_SECRET,
+    # database_url/amqp_url None: the embedded mode under test is SQLite + the in-memory bus, even when
+    # the environment exports DATABASE_URL/AMQP_URL for the other tiers.
+    values = dict(database_url=None, amqp_url=None, data_dir=tmp_path / "var", port=free_port(),
+                  whatsapp_app_secret=APP_SECRET,
                   admin_username=ADMIN[0], admin_password=ADMIN[1], log_format="console", log_level="WARNING",
                   scheduler_poll_seconds=0.2)
     values.update(overrides)
@@ -44,7 +47,8 @@ def distributed(database_url, amqp_url, tmp_path):
         ports = {name: free_port() for name in ("panel-api", "ingest", "tickets", "bot", "chat", "scheduler")}
         base_env = {"DATABASE_URL": database_url, "AMQP_URL": amqp_url, "BUS_NAMESPACE": namespace,
                     "WHATSAPP_APP_SECRET": APP_SECRET, "ADMIN_USERNAME": ADMIN[0], "ADMIN_PASSWORD": ADMIN[1],
-                    "LOG_FORMAT": "json", "SCHEDULER_POLL_SECONDS": "0.2"}
+                    "LOG_FORMAT": "json", "SCHEDULER_POLL_SECONDS": "0.2",
+                    "BUS_TOPOLOGY_SETTLE_SECONDS": "1"}  # a fresh namespace per test: settle it quickly
         base_env.update({k: str(v) for k, v in env.items()})
         cluster = Cluster(env=base_env, ports=ports, schema_prefix=prefix, fake_graph_port=free_port(),
                           log_dir=tmp_path / "logs")

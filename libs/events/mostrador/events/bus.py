@@ -152,6 +152,9 @@ class Bus(abc.ABC):
 
     async def publish_many(self, envelopes: list[Envelope], *, timeout: float = 10.0) -> None:
         """Publish in order, confirms pipelined; returns when all are confirmed."""
+        if len(envelopes) == 1:  # the webhook's usual case: no gather, no task
+            await self.publish(envelopes[0], timeout=timeout)
+            return
         await asyncio.gather(*(self.publish(e, timeout=timeout) for e in envelopes))
 
     @abc.abstractmethod
@@ -170,6 +173,7 @@ class Bus(abc.ABC):
         except UnknownEventError as exc:
             log.error("bus.poison", service=sub.service, error=str(exc))
             metrics.BUS_CONSUMED.labels(sub.service, "poison").inc()
+            metrics.BUS_DEAD_LETTERED.labels(sub.service).inc()  # every way into a DLQ counts
             return "dead-letter"
         key = sub.key(envelope) if sub.key else None
         outcome = "requeue"
@@ -196,6 +200,7 @@ class Bus(abc.ABC):
             except Reject as exc:
                 log.error("bus.rejected", service=sub.service, error=str(exc))
                 metrics.BUS_CONSUMED.labels(sub.service, "rejected").inc()
+                metrics.BUS_DEAD_LETTERED.labels(sub.service).inc()
                 return "dead-letter"
             except asyncio.CancelledError:
                 raise

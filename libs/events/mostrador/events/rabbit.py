@@ -22,6 +22,7 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from mostrador.events.bus import Bus, OrderedLanes, PublishError, RequestTimeout, Subscription
 from mostrador.events.envelope import Envelope
+from mostrador.events.settle import settle_topology
 from mostrador.events.topology import (COMMANDS_EXCHANGE, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, INBOXES)
 from mostrador.platform import metrics
 
@@ -29,9 +30,11 @@ log = structlog.get_logger("bus.rabbit")
 
 
 class RabbitBus(Bus):
-    def __init__(self, url: str, *, name: str, namespace: str = "mostrador", **kwargs: Any) -> None:
+    def __init__(self, url: str, *, name: str, namespace: str = "mostrador", settle_seconds: float = 0.0,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.url, self.name, self.ns = url, name, namespace
+        self.settle_seconds = settle_seconds  # > 0: let a new topology settle first (events/settle.py)
         # aio-pika keeps only weak references for its reconnect logic: hold them all here.
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
         self._publish_channel: aio_pika.abc.AbstractChannel | None = None
@@ -51,6 +54,9 @@ class RabbitBus(Bus):
             self.url, client_properties={"connection_name": f"mostrador-{self.name}"}, timeout=10)
         self._publish_channel = await self._connection.channel(publisher_confirms=True)
         await self.declare_topology(self._publish_channel)
+        if self.settle_seconds > 0:  # before anything is published or consumed: see settle.py
+            await settle_topology(self, self.settle_seconds,
+                                  redeclare=lambda: self.declare_topology(self._publish_channel))
         self._running = True
         for sub in self.subscriptions:
             await self._start_consumer(sub)
@@ -63,23 +69,34 @@ class RabbitBus(Bus):
         dlx = await channel.declare_exchange(self.qname(DEAD_LETTER_EXCHANGE), ExchangeType.TOPIC, durable=True)
         self._commands = await channel.declare_exchange(self.qname(COMMANDS_EXCHANGE), ExchangeType.DIRECT,
                                                         durable=True)
+        for service, bindings in self.inboxes().items():
+            inbox = self.qname(f"{service}.inbox")
+            dlq = await channel.declare_queue(f"{inbox}.dlq", durable=True,
+                                              arguments=self.queue_arguments(f"{inbox}.dlq"))
+            await dlq.bind(dlx, routing_key=inbox)
+            queue = await channel.declare_queue(inbox, durable=True, arguments=self.queue_arguments(inbox))
+            for binding in bindings:
+                await queue.bind(self._events, routing_key=binding)
+
+    def inboxes(self) -> dict[str, tuple[str, ...]]:
+        """Every consumer's inbox and its bindings (the system's, plus this process's subscriptions)."""
         inboxes = {i.service: i.bindings for i in INBOXES.values()}
         for sub in self.subscriptions:
             inboxes[sub.service] = tuple(sorted(set(inboxes.get(sub.service, ())) | set(sub.bindings)))
-        for service, bindings in inboxes.items():
-            inbox = self.qname(f"{service}.inbox")
-            dlq = await channel.declare_queue(f"{inbox}.dlq", durable=True, arguments={"x-queue-type": "quorum"})
-            await dlq.bind(dlx, routing_key=inbox)
-            queue = await channel.declare_queue(inbox, durable=True, arguments={
-                "x-queue-type": "quorum",
-                "x-delivery-limit": self.delivery_limit,
-                "x-dead-letter-exchange": self.qname(DEAD_LETTER_EXCHANGE),
-                "x-dead-letter-routing-key": inbox,
-                "x-dead-letter-strategy": "at-least-once",
-                "x-overflow": "reject-publish",
-            })
-            for binding in bindings:
-                await queue.bind(self._events, routing_key=binding)
+        return inboxes
+
+    def queue_arguments(self, queue: str) -> dict[str, Any]:
+        """The arguments of one of our quorum queues (an inbox, or an inbox's ``.dlq``)."""
+        if queue.endswith(".dlq"):
+            return {"x-queue-type": "quorum"}
+        return {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": self.delivery_limit,
+            "x-dead-letter-exchange": self.qname(DEAD_LETTER_EXCHANGE),
+            "x-dead-letter-routing-key": queue,
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        }
 
     async def _start_consumer(self, sub: Subscription) -> None:
         channel = await self._connection.channel()
@@ -152,7 +169,8 @@ class RabbitBus(Bus):
             message_id=str(envelope.event_id), type=envelope.routing_key,
             correlation_id=str(envelope.correlation_id or envelope.event_id), app_id=envelope.producer)
         try:
-            await asyncio.wait_for(self._events.publish(message, routing_key=envelope.routing_key), timeout)
+            # aio-pika's own timeout (asyncio.timeout inside): wait_for would add a task per publish
+            await self._events.publish(message, routing_key=envelope.routing_key, timeout=timeout)
         except Exception as exc:  # not confirmed: the caller must not treat it as delivered
             raise PublishError(f"not confirmed: {exc!r}") from exc
         metrics.BUS_PUBLISHED.labels(envelope.producer).inc()
@@ -198,12 +216,15 @@ class RabbitBus(Bus):
             await channel.close()
 
     async def redrive(self, service: str) -> int:
-        """Publish every dead letter of a service back to its inbox (same message id), then drop it."""
+        """Publish every dead letter of a service back to its inbox (same message id), then drop it.
+        Only those there now: one that fails again comes back to the DLQ meanwhile, and must not be
+        re-driven round and round (found by the poison test: 2 dead letters, "re-drove 3")."""
         channel = await self._connection.channel(publisher_confirms=True)
         moved = 0
         try:
-            queue = await channel.get_queue(self.qname(f"{service}.inbox.dlq"))
-            while (message := await queue.get(fail=False, no_ack=False)) is not None:
+            queue = await channel.declare_queue(self.qname(f"{service}.inbox.dlq"), passive=True)
+            waiting = queue.declaration_result.message_count or 0
+            while moved < waiting and (message := await queue.get(fail=False, no_ack=False)) is not None:
                 await channel.default_exchange.publish(
                     aio_pika.Message(message.body, content_type="application/json",
                                      delivery_mode=DeliveryMode.PERSISTENT, message_id=message.message_id,

@@ -36,7 +36,11 @@ class Tx:
 
     def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         self._cursor.execute(self._translate(sql), params or {})
-        return [_as_dict(self._cursor, r) for r in self._cursor.fetchall()]
+        rows = self._cursor.fetchall()
+        if rows and isinstance(rows[0], tuple):  # psycopg: the column names once, not per row (bench B4)
+            names = [d[0] for d in self._cursor.description]
+            return [dict(zip(names, r, strict=True)) for r in rows]
+        return [_as_dict(self._cursor, r) for r in rows]
 
     def claim(self, key: str) -> bool:
         """Mark a message as applied in this transaction; False if it already was (a redelivery)."""
@@ -138,7 +142,20 @@ class PostgresDatabase(Database):
         self.schema = schema
         self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True, timeout=10,
                                    kwargs={"options": f"-c search_path={schema}", "autocommit": False},
-                                   check=ConnectionPool.check_connection)
+                                   check=self._check)
+
+    def _check(self, conn: Any) -> None:
+        """psycopg_pool's check on every checkout, plus: one dead connection means the server went away
+        (a restart), so the idle ones are dead too — test them all at once. Otherwise getconn() meets them
+        one per retry with a doubling backoff (1, 2, 4 s…): after a PostgreSQL restart, five idle
+        connections made the next request wait past its 10 s timeout (found by the chaos suite)."""
+        from psycopg_pool import ConnectionPool
+
+        try:
+            ConnectionPool.check_connection(conn)
+        except Exception:
+            self.pool.check()
+            raise
 
     @staticmethod
     def _translate(sql: str) -> str:

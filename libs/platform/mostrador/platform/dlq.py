@@ -27,7 +27,10 @@ def _summary(body: str) -> str:
 
 async def rabbit(settings: Settings, redrive: str | None) -> None:
     from mostrador.events.rabbit import RabbitBus
-    bus = RabbitBus(settings.amqp_url, name="dlq-cli", namespace=settings.bus_namespace)
+    # The deployment's delivery limit: the CLI declares the topology too, and RabbitMQ refuses a queue
+    # declared with other arguments (PRECONDITION_FAILED) — with BUS_DELIVERY_LIMIT != 5 it crashed.
+    bus = RabbitBus(settings.amqp_url, name="dlq-cli", namespace=settings.bus_namespace,
+                    delivery_limit=settings.bus_delivery_limit)
     await bus.start()
     try:
         if redrive:

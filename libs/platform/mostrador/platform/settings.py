@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     bus_namespace: str = Field("mostrador", description="Prefix of every exchange and queue")
     bus_prefetch: int = Field(64, description="Unacked messages a consumer may hold")
     bus_delivery_limit: int = Field(5, description="Deliveries before a message is dead-lettered")
+    bus_topology_settle_seconds: float = Field(
+        5.0, description="A new RabbitMQ topology is left this long before traffic (quorum queues on 3.10 "
+                         "declared ~1 s before a broker crash are lost); 0 disables")
     log_level: str = Field("INFO")
     log_format: str = Field("json", description="json or console")
     public_url: str | None = Field(None, description="Public base URL of the panel (for links)")

@@ -96,8 +96,9 @@ class WhatsAppClient:
         """Send once (validated, paced, retried when transient). ``key`` — our own message id — travels
         as ``biz_opaque_callback_data`` and comes back on every status webhook of this message."""
         payload = self.build_payload(to, content, callback_data=key, reply_to=reply_to)
-        response, attempts = await self._with_retries(
-            lambda: self._call("POST", f"{self.phone_number_id}/messages", payload), recipient=to.key
+        response, attempts = await self._with_retries(  # never blindly again once it may have landed
+            lambda: self._call("POST", f"{self.phone_number_id}/messages", payload), recipient=to.key,
+            retry_maybe_sent=False,
         )
         return SendResult(wamid=_wamid(response), attempts=attempts)
 
@@ -130,7 +131,7 @@ class WhatsAppClient:
 
     async def _with_retries(
         self, call: Callable[[], Awaitable[httpx.Response]], *, recipient: str | None = None,
-        pace: bool = True,
+        pace: bool = True, retry_maybe_sent: bool = True,
     ) -> tuple[httpx.Response, int]:
         attempt = 0
         while True:
@@ -143,7 +144,8 @@ class WhatsAppClient:
                 return await call(), attempt
             except WhatsAppError as exc:
                 exc.attempts = attempt
-                if not exc.retryable or attempt >= self.max_attempts:
+                landed = exc.maybe_sent and not retry_maybe_sent  # trying again could deliver it twice
+                if not exc.retryable or attempt >= self.max_attempts or landed:
                     raise
                 await self._back_off(exc, attempt, recipient)
 

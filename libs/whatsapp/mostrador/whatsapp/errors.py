@@ -46,6 +46,7 @@ class WhatsAppError(Exception):
         self.fbtrace_id = fbtrace_id
         self.subcode = subcode
         self.attempts = 1
+        self.maybe_sent = False  # the request may have reached Meta (its answer was lost): see from_transport
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -110,7 +111,16 @@ def from_response(response: httpx.Response) -> WhatsAppError:
     )
 
 
+# Failures after the request went out: Meta may have acted on it. A send retried blindly after one of
+# these can reach the customer twice (connect errors and pool timeouts are safe: nothing left).
+MAYBE_SENT = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError, httpx.WriteError,
+              httpx.RemoteProtocolError)
+
+
 def from_transport(exc: httpx.TransportError) -> WhatsAppError:
-    """Timeouts and connection failures: worth retrying (the request may or may not have landed)."""
+    """Timeouts and connection failures: worth retrying — but ``maybe_sent`` says whether the request may
+    have landed, in which case a send must first learn its fate (the status webhook) before another try."""
     kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection error"
-    return WhatsAppError(None, None, f"{kind}: {type(exc).__name__} {exc}".strip(), retryable=True)
+    error = WhatsAppError(None, None, f"{kind}: {type(exc).__name__} {exc}".strip(), retryable=True)
+    error.maybe_sent = isinstance(exc, MAYBE_SENT)
+    return error

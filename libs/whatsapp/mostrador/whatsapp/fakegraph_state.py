@@ -91,6 +91,7 @@ class FakeGraphState:
         self.version = 0
         self._changed = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._webhook_client: httpx.AsyncClient | None = None
         self.reset()
 
     # --- records -------------------------------------------------------------------------------
@@ -265,9 +266,20 @@ class FakeGraphState:
         self.webhooks.append(entry)
         if self.webhook_url:
             await post_signed(entry, encode(payload), url=self.webhook_url, app_secret=self.app_secret,
-                              transport=self.webhook_transport, retry_delays=self.webhook_retry_delays)
+                              transport=self.webhook_transport, retry_delays=self.webhook_retry_delays,
+                              client=self._shared_client())
             self.notify()
         return entry["status_code"], entry["attempts"]
+
+    def _shared_client(self) -> httpx.AsyncClient | None:
+        """One client for every webhook of a standalone fake: making one costs ~20 ms of CPU (TLS set-up),
+        which at thousands of status webhooks starved the fake's event loop until sends timed out (found
+        by the chaos suite). With a caller's transport a client is cheap and the transport is theirs."""
+        if self.webhook_transport is not None:
+            return None
+        if self._webhook_client is None:
+            self._webhook_client = httpx.AsyncClient(timeout=10.0)
+        return self._webhook_client
 
     # --- background work -----------------------------------------------------------------------
     def spawn(self, work: Coroutine[Any, Any, Any]) -> None:

@@ -16,12 +16,15 @@ log = logging.getLogger(__name__)
 async def post_signed(
     entry: dict[str, Any], raw: bytes, *, url: str, app_secret: str,
     transport: httpx.AsyncBaseTransport | None, retry_delays: tuple[float, ...],
+    client: httpx.AsyncClient | None = None,
 ) -> None:
     """POST ``raw`` with ``X-Hub-Signature-256``; only 200 counts as delivered (Meta's rule), anything else
     — another status, a connection error, an exception from an in-process app — is retried after each
-    delay. Progress is written into ``entry`` (status_code, attempts, error)."""
+    delay. Progress is written into ``entry`` (status_code, attempts, error). ``client``: a shared one
+    (the caller closes it); otherwise one is made for this webhook."""
     headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(app_secret, raw)}
-    client = httpx.AsyncClient(transport=transport, timeout=10.0)
+    own = client is None
+    client = client or httpx.AsyncClient(transport=transport, timeout=10.0)
     try:
         for attempt, delay in enumerate((0.0, *retry_delays), start=1):
             if delay:
@@ -36,5 +39,5 @@ async def post_signed(
             if entry["status_code"] == 200:
                 return
     finally:
-        if transport is None:  # a caller's transport is theirs to close
+        if own and transport is None:  # a caller's transport (or client) is theirs to close
             await client.aclose()

@@ -49,10 +49,13 @@ def parse_webhook(raw: bytes) -> WebhookBatch:
     entries = document.get("entry")
     if not isinstance(entries, list):
         raise WebhookError("entry must be a list")
+    if entries and not any(isinstance(entry, dict) for entry in entries):
+        raise WebhookError("entry[0] must be an object")
     batch = WebhookBatch()
     for i, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise WebhookError(f"entry[{i}] must be an object")
+        if not isinstance(entry, dict):  # garbage beside real entries: their messages must not be lost with it
+            batch.ignored.append(f"entry[{i}]: not an object")
+            continue
         changes = entry.get("changes")
         if not isinstance(changes, list):
             batch.ignored.append(f"entry[{i}]: changes is not a list")

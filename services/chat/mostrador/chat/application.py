@@ -23,11 +23,14 @@ Change = Callable[[Conversation], Any]
 class ChatApp(ServiceApplication):
     name = "chat"
     snapshotting_intervals = {Conversation: 50}  # type: ignore[dict-item]
-    env = {"AGGREGATE_CACHE_MAXSIZE": "2000"}
+    env = {"AGGREGATE_CACHE_MAXSIZE": "1000"}  # see service.py: memory
 
     def __init__(self, env: dict[str, str] | None = None, *, window_hours: float = 24.0) -> None:
         super().__init__(env)
         self.window_hours = window_hours
+        # Ticket numbers known to be indexed. A TicketIndex is never removed, so once seen it need not
+        # be looked up again: every tickets.* event used to cost a read for it (bench B2).
+        self._indexed: set[int] = set()
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -67,12 +70,24 @@ class ChatApp(ServiceApplication):
             change(conv)
             holder["conv"] = conv
             extras: list[Any] = []
-            if ticket is not None and self.ticket_index(ticket["number"]) is None:
+            if ticket is not None and not self._is_indexed(ticket["number"]):
                 extras.append(TicketIndex(ticket["number"], customer["key"], ticket.get("ticket_id")))
             return [conv, *extras]
 
         self.apply_once(key, command)
+        if ticket is not None and holder["conv"] is not None:
+            self._indexed.add(ticket["number"])  # saved with the change (or found saved)
         return holder["conv"]
+
+    def _is_indexed(self, number: int) -> bool:
+        if number in self._indexed:
+            return True
+        if self.ticket_index(number) is None:
+            return False
+        if len(self._indexed) >= 100_000:
+            self._indexed.clear()
+        self._indexed.add(number)
+        return True
 
     def command(self, command_id: str, number: int, change: Callable[[Conversation, TicketIndex], Any]) -> Conversation:
         """A panel command on ticket ``number``'s conversation; a repeated command_id changes nothing."""

@@ -5,7 +5,8 @@ own event here. Before the HTTP call we record ``SendAttempted``; after it, ``Se
 So a redelivered event finds the message sent/failed and does nothing, and a crash between the two
 leaves an attempt without a result: then we first give WhatsApp's status webhook (it carries our
 message id as ``biz_opaque_callback_data``) a grace period to tell us it went out, and only then
-send again with the same key.
+send again with the same key. A send whose answer was lost (read timeout, connection dropped after
+the request went out) takes the same path instead of being retried at once: it may have landed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ log = structlog.get_logger("chat.sender")
 
 NO_ANSWER = -1  # ApiError.code when WhatsApp never answered (timeout, connection refused)
 INVALID_CONTENT = 100  # Meta's "invalid parameter": we refused the content before calling
+UNCERTAIN_ATTEMPTS = 3  # sends whose answer was lost before one counts as failed
+
+
+class SendOutcomeUnknown(ConnectionError):
+    """The request may have reached WhatsApp but its answer was lost. Transient for the bus, which runs
+    the handler again: it then finds the attempt without a result and takes the crash path below —
+    the grace period for the status webhook, and only then a new attempt with the same key."""
 
 
 def api_error(exc: Exception) -> tuple[dict[str, Any], bool]:
@@ -64,6 +72,10 @@ class Sender:
             result = await self.client.send(Customer.model_validate(conv.customer),
                                             OutboundContent.model_validate(msg["content"]), key=message_id)
         except (WhatsAppError, ContentError) as exc:
+            if isinstance(exc, WhatsAppError) and exc.maybe_sent and attempt < UNCERTAIN_ATTEMPTS:
+                log.warning("chat.send_outcome_unknown", message_id=message_id, attempt=attempt,
+                            error=str(exc))
+                raise SendOutcomeUnknown(str(exc)) from exc
             error, permanent = api_error(exc)
             log.warning("chat.send_failed", message_id=message_id, code=error["code"], permanent=permanent)
             await asyncio.to_thread(self.app.record_result, customer_key, message_id, attempt, lambda c: c.record_failed(
