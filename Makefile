@@ -36,6 +36,8 @@ test: install
 	$(PYTEST) -q tests/unit tests/service tests/contract
 	$(PYTEST) -q tests/integration
 	$(PYTEST) -q tests/e2e
+	@bench/ensure-wrk
+	$(PYTEST) -q bench/test_bench_quick.py
 
 test-fast: install
 	$(PYTEST) -q tests/unit tests/service tests/contract
@@ -47,10 +49,14 @@ test-e2e: install
 	@deploy/scripts/ensure-chromium
 	$(PYTEST) -q tests/e2e
 
+# Benchmarks (bench/, issue 6): PostgreSQL and RabbitMQ on loopback (DATABASE_URL / AMQP_URL, else the
+# local defaults); results in bench/results/<timestamp>-<profile>.jsonl and a table on stdout.
 bench: install
+	@bench/ensure-wrk
 	$(BIN)/python -m bench
 
 bench-quick: install
+	@bench/ensure-wrk
 	$(BIN)/python -m bench --quick
 
 asyncapi: install

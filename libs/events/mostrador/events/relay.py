@@ -53,9 +53,9 @@ class AggregateStates:
 
 class OutboxRelay:
     def __init__(self, app: Any, translate: Translate, bus: Bus, *, producer: str, batch_size: int = 200,
-                 poll_interval: float = 1.0, with_state: bool = False) -> None:
+                 poll_interval: float = 1.0, with_state: bool = False, states: int = 5000) -> None:
         self.app, self.translate, self.bus, self.producer = app, translate, bus, producer
-        self.states = AggregateStates(app.repository) if with_state else None
+        self.states = AggregateStates(app.repository, size=states) if with_state else None
         self.batch_size, self.poll_interval = batch_size, poll_interval
         self.tracking_name = f"relay:{producer}"
         self._wakeup = asyncio.Event()

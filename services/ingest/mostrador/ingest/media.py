@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, HTTPException, Response
 
 from mostrador.events.bus import Bus
 from mostrador.events.envelope import Envelope, new_envelope, stable_id
-from mostrador.events.schemas.ingest import MediaStored, MessageReceived
+from mostrador.events.schemas.ingest import MediaReceived, MediaStored, MessageReceived
 from mostrador.platform.db import Database
 
 log = structlog.get_logger("ingest.media")
@@ -49,14 +49,15 @@ class MediaStore:
 
 
 class MediaFetcher:
-    """Consumes our own message events; for each media message downloads and stores the object."""
+    """Consumes our own media.received events: downloads and stores each object."""
 
     def __init__(self, store: MediaStore, client, bus: Bus) -> None:
         self.store, self.client, self.bus = store, client, bus
 
     async def on_event(self, envelope: Envelope) -> None:
         payload = envelope.payload
-        if not isinstance(payload, MessageReceived) or payload.message.media is None:
+        # MediaReceived; MessageReceived too, for an inbox still bound to it (before media.received existed)
+        if not isinstance(payload, MediaReceived | MessageReceived) or payload.message.media is None:
             return
         message, media = payload.message, payload.message.media
         size = await asyncio.to_thread(self.store.size, media.id)

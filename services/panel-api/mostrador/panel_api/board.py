@@ -108,15 +108,16 @@ def list_tickets(db: Database, query: BoardQuery) -> dict[str, Any]:
             where.append("number < %(c_n)s")
     sql_where = (" WHERE " + " AND ".join(where)) if where else ""
     params["limit"] = query.limit + 1
-    rows = db.all(f"SELECT number, ticket_id, customer_key, phone, name, type, status, branch, topic, opened_ms,"
-                  f" last_message_ms, unread, state FROM tickets{sql_where} ORDER BY {order} LIMIT %(limit)s",
-                  params)
+    count_params = {k: v for k, v in params.items() if not k.startswith("c_") and k != "limit"}
+    count_sql_where = (" WHERE " + " AND ".join(count_where)) if count_where else ""
+    with db.transaction() as tx:  # one connection checkout for both statements (bench B4)
+        rows = tx.all(f"SELECT number, ticket_id, customer_key, phone, name, type, status, branch, topic, opened_ms,"
+                      f" last_message_ms, unread, state FROM tickets{sql_where} ORDER BY {order} LIMIT %(limit)s",
+                      params)
+        total = tx.one(f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM tickets{count_sql_where} LIMIT {COUNT_CAP + 1}) sub",
+                       count_params)
     more = len(rows) > query.limit
     rows = rows[:query.limit]
     next_cursor = encode_cursor([int(rows[-1][k]) for k in keys]) if more and rows else None
-    count_params = {k: v for k, v in params.items() if not k.startswith("c_") and k != "limit"}
-    count_sql_where = (" WHERE " + " AND ".join(count_where)) if count_where else ""
-    total = db.one(f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM tickets{count_sql_where} LIMIT {COUNT_CAP + 1}) sub",
-                   count_params)
     n = int(total["n"]) if total else 0
     return {"rows": rows, "next_cursor": next_cursor, "total": min(n, COUNT_CAP), "total_capped": n > COUNT_CAP}

@@ -22,7 +22,6 @@ class ProjectionHandlers:
                       | tickets.DetailsChanged):
             self.views.apply_ticket(payload.ticket)
         elif isinstance(payload, chat.MessageRecorded | chat.MessageUpdated):
-            self.views.apply_message(payload.message)
-            self.views.apply_conversation(payload.conversation)
+            self.views.apply_message_and_conversation(payload.message, payload.conversation)
         elif isinstance(payload, chat.ConversationRead):
             self.views.apply_conversation(payload.conversation)

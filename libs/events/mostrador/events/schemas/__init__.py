@@ -6,6 +6,7 @@ from mostrador.events.schemas import bot, chat, ingest, scheduler, tickets
 ALL_PAYLOADS: list[type[EventPayload]] = [
     ingest.MessageReceived,
     ingest.StatusReceived,
+    ingest.MediaReceived,
     ingest.MediaStored,
     tickets.TicketOpened,
     tickets.MessageAttached,
