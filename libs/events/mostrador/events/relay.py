@@ -24,8 +24,8 @@ from mostrador.platform import metrics
 
 log = structlog.get_logger("relay")
 
-# translate(domain_event, aggregate_after_the_event_or_None) -> payload to publish, or None to skip
-Translate = Callable[[Any, Any], EventPayload | None]
+# translate(domain_event, aggregate_after_the_event_or_None) -> payload(s) to publish, or None to skip
+Translate = Callable[[Any, Any], EventPayload | list[EventPayload] | None]
 
 
 class AggregateStates:
@@ -95,23 +95,25 @@ class OutboxRelay:
     def _load_position(self) -> int:
         return self.app.recorder.max_tracking_id(self.tracking_name) or 0
 
-    def envelope_for(self, notification: Notification) -> Envelope | None:
+    def envelopes_for(self, notification: Notification) -> list[Envelope]:
+        """The integration events of one stored event. The first one's id is derived from the
+        notification id alone; any further one's also from its type (they must differ)."""
         domain_event = self.app.mapper.to_domain_event(notification)
         state = self.states.after(domain_event) if self.states is not None else None
-        payload = self.translate(domain_event, state)
-        if payload is None:
-            return None
-        return new_envelope(
+        translated = self.translate(domain_event, state)
+        payloads = [] if translated is None else translated if isinstance(translated, list) else [translated]
+        return [new_envelope(
             payload, producer=self.producer, aggregate_id=notification.originator_id,
             aggregate_version=notification.originator_version,
-            event_id=stable_id(self.producer, notification.id), occurred_at=domain_event.timestamp)
+            event_id=stable_id(self.producer, notification.id, *([payload.TYPE] if i else [])),
+            occurred_at=domain_event.timestamp) for i, payload in enumerate(payloads)]
 
     def read_batch(self, after: int) -> tuple[list[Envelope], int]:
         """The next envelopes after position ``after``, and the position they bring us to."""
         notifications = self.app.recorder.select_notifications(after, self.batch_size, inclusive_of_start=False)
         if not notifications:
             return [], after
-        envelopes = [e for e in map(self.envelope_for, notifications) if e is not None]
+        envelopes = [e for n in notifications for e in self.envelopes_for(n)]
         return envelopes, notifications[-1].id
 
     async def run(self) -> None:

@@ -29,8 +29,8 @@ INBOXES: dict[str, Inbox] = {
             "tickets.ticket.opened.v1", "tickets.ticket.message_received.v1", "tickets.ticket.status_changed.v1",
             "tickets.ticket.details_changed.v1",
             "bot.reply.requested.v1",
-            # its own: an outbound message recorded (or retried) as pending is sent from here, durably
-            "chat.message.recorded.v1", "chat.message.updated.v1",
+            # its own work item: an outbound message recorded (or retried) as pending is sent from here, durably
+            "chat.send.requested.v1",
             "ingest.media.stored.v1",
             "scheduler.window.closed.v1",
         )),

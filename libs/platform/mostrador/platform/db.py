@@ -13,6 +13,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from mostrador.platform.pgpool import IdleCheck
+
 _NAMED = re.compile(r"%\((\w+)\)s")
 
 
@@ -140,22 +142,11 @@ class PostgresDatabase(Database):
         with psycopg.connect(url, autocommit=True) as conn:  # each service owns (and creates) its schema
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         self.schema = schema
+        checks = IdleCheck()  # no ping per checkout: see pgpool.py
         self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True, timeout=10,
                                    kwargs={"options": f"-c search_path={schema}", "autocommit": False},
-                                   check=self._check)
-
-    def _check(self, conn: Any) -> None:
-        """psycopg_pool's check on every checkout, plus: one dead connection means the server went away
-        (a restart), so the idle ones are dead too — test them all at once. Otherwise getconn() meets them
-        one per retry with a doubling backoff (1, 2, 4 s…): after a PostgreSQL restart, five idle
-        connections made the next request wait past its 10 s timeout (found by the chaos suite)."""
-        from psycopg_pool import ConnectionPool
-
-        try:
-            ConnectionPool.check_connection(conn)
-        except Exception:
-            self.pool.check()
-            raise
+                                   check=checks.check, reset=checks.reset)
+        checks.pool = self.pool
 
     @staticmethod
     def _translate(sql: str) -> str:

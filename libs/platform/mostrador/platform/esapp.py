@@ -8,16 +8,38 @@ recorder), so a redelivered message is recognised and a crash can never half-app
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import Application, LRUCache, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Recording, Tracking
 
+from mostrador.platform.pgpool import IdleCheck
+
 T = TypeVar("T")
+LATEST = 2**31 - 1  # "up to this version" reads past the cache, from the latest snapshot on
+
+
+class VersionedCache(LRUCache):
+    """The library's aggregate cache, but a copy never replaces a newer one. Without fast-forwarding,
+    the library puts every saved aggregate (and every one it had to read) into the cache; two threads
+    finishing in the other order — or a slow read racing a save — would leave an older version there."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(maxsize)
+        self._puts = threading.Lock()
+
+    def put(self, key: Any, value: Any) -> Any:
+        with self._puts:
+            link = self.cache.get(key)
+            cached = link[self.RESULT] if link is not None else None
+            if cached is not None and value is not None and cached.version >= value.version:
+                return None
+            return super().put(key, value)
 
 
 class AlreadyProcessed(Exception):
@@ -29,6 +51,11 @@ class ServiceApplication(Application):
         with schema_lock(env or {}):  # several processes starting at once must not race on CREATE TABLE
             super().__init__(env)
         self._save_listeners: list[Callable[[], None]] = []
+        if isinstance(self.repository.cache, LRUCache):
+            self.repository.cache = VersionedCache(self.repository.cache.maxsize)
+        pool = getattr(getattr(self.recorder, "datastore", None), "pool", None)
+        if pool is not None:  # PostgreSQL: no ping per checkout (pgpool.py)
+            IdleCheck().install(pool)
 
     def construct_recorder(self):  # type: ignore[override]
         return self.factory.process_recorder()
@@ -36,6 +63,11 @@ class ServiceApplication(Application):
     def on_save(self, listener: Callable[[], None]) -> None:
         """Called after each commit (the outbox relay uses it to wake up at once)."""
         self._save_listeners.append(listener)
+
+    def latest(self, aggregate_id: Any) -> Any:
+        """The aggregate as stored now, never the cached copy: for a decision that reads without
+        writing (a write with a stale copy fails and is retried; a read would just be wrong)."""
+        return self.repository.get(aggregate_id, version=LATEST)
 
     def processed(self, key: str) -> bool:
         return self.recorder.has_tracking_id(key, 1)
@@ -57,20 +89,55 @@ class ServiceApplication(Application):
     def apply_once(self, key: str, command: Callable[[], Sequence[Any]], attempts: int = 40) -> list[Recording]:
         """Run ``command`` (which loads aggregates, changes them and returns them) and save its result
         marked with ``key``. A concurrent writer makes us reload and run it again; a key already
-        applied raises AlreadyProcessed."""
+        applied raises AlreadyProcessed.
+
+        No look-up of ``key`` before the work: the mark is saved in the same transaction, so a repeat
+        fails to save (or its command fails) and only then do we ask — one query less per message
+        for the common case, a message seen once."""
+        fresh = False
         for attempt in range(attempts):
-            if self.processed(key):
-                raise AlreadyProcessed(key)
-            objs = command()
+            try:
+                objs = command()
+            except AlreadyProcessed:
+                raise
+            except Exception:
+                if self.processed(key):  # e.g. a repeated command the first run made impossible
+                    raise AlreadyProcessed(key) from None
+                if not fresh and self._forget_all():  # was it misled by a stale cached aggregate?
+                    fresh = True
+                    continue
+                raise
             try:
                 return self.save_processed(key, *objs)
             except IntegrityError:
                 if self.processed(key):
                     raise AlreadyProcessed(key) from None
+                self._forget(objs)  # another writer got there first: our cached copies are stale
                 if attempt == attempts - 1:
                     raise
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # let the other writer finish
         raise AssertionError("unreachable")
+
+    def _forget_all(self) -> bool:
+        """Empty the aggregate cache (True if there was one to empty)."""
+        cache = self.repository.cache
+        if not isinstance(cache, LRUCache):
+            return False
+        self.repository.cache = VersionedCache(cache.maxsize)
+        return True
+
+    def _forget(self, objs: Sequence[Any]) -> None:
+        """Drop aggregates from the cache, so the next get() reads them from the store. The cache is
+        not fast-forwarded on every get (AGGREGATE_CACHE_FASTFORWARD=n: a query per get saved), which
+        is right while this process is their only writer; another writer shows up as a conflict."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for obj in objs:
+            try:
+                cache.get(obj.id, evict=True)
+            except KeyError:
+                pass
 
 
 @contextmanager
@@ -96,9 +163,11 @@ def schema_lock(env: dict[str, str]) -> Iterator[None]:
 def eventsourcing_env(*, database_url: str | None, sqlite_path: str | None, schema: str,
                       pool_size: int = 5) -> dict[str, str]:
     """The library is configured only by environment mappings: build one from our settings."""
+    # Cached aggregates are not re-read on every get (see ServiceApplication._forget).
+    cache = {"AGGREGATE_CACHE_FASTFORWARD": "n"}
     if database_url:
         url = urlparse(database_url)
-        return {
+        return {**cache,
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": (url.path or "/postgres").lstrip("/") or "postgres",
             "POSTGRES_HOST": url.hostname or "127.0.0.1",
@@ -108,13 +177,13 @@ def eventsourcing_env(*, database_url: str | None, sqlite_path: str | None, sche
             "POSTGRES_SCHEMA": schema,
             "POSTGRES_POOL_SIZE": str(pool_size),
             "POSTGRES_MAX_OVERFLOW": str(pool_size),
-            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_PRE_PING": "n",  # IdleCheck instead (pgpool.py)
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_LOCK_TIMEOUT": "10",
         }
     if not sqlite_path:
         raise ValueError("need a DATABASE_URL or an SQLite path")
-    return {
+    return {**cache,
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": sqlite_path,
         "SQLITE_LOCK_TIMEOUT": "10",

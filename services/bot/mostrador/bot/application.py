@@ -23,6 +23,7 @@ from mostrador.platform.esapp import ServiceApplication
 
 class BotApp(ServiceApplication):
     name = "bot"
+    env = {"AGGREGATE_CACHE_MAXSIZE": "2000"}  # a conversation is read on every turn
 
     def __init__(self, env: dict[str, str] | None = None, config: BotConfig | None = None) -> None:
         super().__init__(env)

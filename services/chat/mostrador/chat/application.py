@@ -34,9 +34,11 @@ class ChatApp(ServiceApplication):
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def conversation(self, customer_key: str) -> Conversation | None:
+    def conversation(self, customer_key: str, *, latest: bool = False) -> Conversation | None:
+        """``latest``: as stored now, past the cache (esapp.ServiceApplication.latest)."""
         try:
-            return self.repository.get(conversation_id(customer_key))
+            cid = conversation_id(customer_key)
+            return self.latest(cid) if latest else self.repository.get(cid)
         except AggregateNotFoundError:
             return None
 

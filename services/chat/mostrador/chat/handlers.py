@@ -23,6 +23,9 @@ from mostrador.platform.esapp import AlreadyProcessed
 log = structlog.get_logger("chat")
 
 TICKET_EVENTS = (tickets.TicketOpened, tickets.MessageAttached, tickets.StatusChanged, tickets.DetailsChanged)
+# The sender's work: SendRequested; and, on a broker whose chat inbox still has the bindings of before
+# it existed, the message events themselves (a pending outbound one is sent, the rest ignored).
+SENDS = (chat.SendRequested, chat.MessageRecorded, chat.MessageUpdated)
 
 
 def customer_key_of(payload: Any) -> str | None:
@@ -34,7 +37,7 @@ def customer_key_of(payload: Any) -> str | None:
         return payload.recipient.key
     if isinstance(payload, chat.MessageRecorded | chat.MessageUpdated):
         return payload.message.customer_key
-    return getattr(payload, "customer_key", None)
+    return getattr(payload, "customer_key", None)  # SendRequested, MediaStored, WindowClosed
 
 
 def lane(envelope: Envelope) -> str | None:
@@ -43,7 +46,7 @@ def lane(envelope: Envelope) -> str | None:
     key = customer_key_of(envelope.payload)
     if key is None:
         return None
-    return f"send:{key}" if isinstance(envelope.payload, chat.MessageRecorded | chat.MessageUpdated) else f"customer:{key}"
+    return f"send:{key}" if isinstance(envelope.payload, SENDS) else f"customer:{key}"
 
 
 def ticket_dict(t: tickets.TicketState) -> dict[str, Any]:
@@ -60,8 +63,11 @@ class Handlers:
 
     async def on_event(self, envelope: Envelope) -> None:
         payload = envelope.payload
+        if isinstance(payload, chat.SendRequested):
+            await self.sender.send(payload.customer_key, payload.message_id)
+            return
         if isinstance(payload, chat.MessageRecorded | chat.MessageUpdated):
-            message = payload.message  # our own event: an outbound message waiting to be sent?
+            message = payload.message
             if message.direction == "out" and message.status == "pending":
                 await self.sender.send(message.customer_key, message.message_id)
             return

@@ -15,11 +15,12 @@ from mostrador.chat.domainmodel import Conversation
 from mostrador.chat.window import closes_at
 from mostrador.events.envelope import EventPayload
 from mostrador.events.schemas.chat import (ConversationRead, ConversationState, MessageRecorded, MessageState,
-                                           MessageUpdated, SendFailed)
+                                           MessageUpdated, SendFailed, SendRequested)
 from mostrador.events.schemas.common import Actor, ApiError, Customer
 
 RECORDED = {"InboundRecorded", "OutboundRequested"}
 UPDATED = {"Sent", "SendFailed", "StatusUpdated", "Retried", "MediaAvailable"}
+TO_SEND = {"OutboundRequested", "Retried"}  # the message is pending afterwards: the sender's work item
 
 
 def media_url(media_id: str) -> str:
@@ -51,14 +52,18 @@ def conversation_state(conv: Conversation, hours: float) -> ConversationState:
 def make_translate(hours: float):
     """The relay's translate(domain_event, conversation_after_it) for a given window length."""
 
-    def translate(domain_event: Any, conv: Any) -> EventPayload | None:
+    def translate(domain_event: Any, conv: Any) -> EventPayload | list[EventPayload] | None:
         if not isinstance(conv, Conversation):
             return None  # TicketIndex: private
         name = type(domain_event).__name__
         if name in RECORDED or name in UPDATED:
             kind = MessageRecorded if name in RECORDED else MessageUpdated
-            return kind(message=message_state(conv, domain_event.message_id),
-                        conversation=conversation_state(conv, hours))
+            event = kind(message=message_state(conv, domain_event.message_id),
+                         conversation=conversation_state(conv, hours))
+            if name in TO_SEND:
+                return [event, SendRequested(message_id=domain_event.message_id,
+                                             customer_key=conv.customer["key"])]
+            return event
         if name == "GaveUp":
             return SendFailed(message=message_state(conv, domain_event.message_id),
                               error=ApiError.model_validate(domain_event.error),

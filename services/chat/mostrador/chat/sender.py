@@ -42,6 +42,10 @@ def api_error(exc: Exception) -> tuple[dict[str, Any], bool]:
     return {"code": INVALID_CONTENT, "title": "content refused before sending", "details": str(exc)}, True
 
 
+def _pending(msg: dict[str, Any] | None) -> bool:
+    return msg is not None and msg["direction"] == "out" and msg["status"] == "pending"
+
+
 class Sender:
     def __init__(self, app: ChatApp, client: Any, clock: Any, *, grace_seconds: float = 10.0,
                  poll_seconds: float = 0.25) -> None:
@@ -50,20 +54,23 @@ class Sender:
         self._resolved: dict[str, asyncio.Event] = {}
         self._tasks: set[asyncio.Task] = set()
 
-    async def _load(self, customer_key: str, message_id: str) -> tuple[Conversation | None, dict[str, Any] | None]:
-        conv = await asyncio.to_thread(self.app.conversation, customer_key)
+    async def _load(self, customer_key: str, message_id: str,
+                    latest: bool = False) -> tuple[Conversation | None, dict[str, Any] | None]:
+        conv = await asyncio.to_thread(self.app.conversation, customer_key, latest=latest)
         msg = conv.messages.get(message_id) if conv else None
         return conv, msg
 
     async def send(self, customer_key: str, message_id: str) -> None:
         conv, msg = await self._load(customer_key, message_id)
-        if conv is None or msg is None or msg["direction"] != "out" or msg["status"] != "pending":
+        if not _pending(msg):  # the cached copy may be behind (another replica's write): ask the store
+            conv, msg = await self._load(customer_key, message_id, latest=True)
+        if conv is None or not _pending(msg):
             return  # a redelivery of something already sent or failed
         if msg["attempted_round"] == msg["round"]:
             log.warning("chat.send_unresolved", message_id=message_id, attempt=msg["attempts"])
             if await self._resolved_within_grace(customer_key, message_id):
                 return
-            conv, msg = await self._load(customer_key, message_id)
+            conv, msg = await self._load(customer_key, message_id, latest=True)
             assert conv is not None and msg is not None
         attempt = msg["attempts"] + 1
         if not await asyncio.to_thread(self.app.start_attempt, customer_key, message_id, attempt, self.clock.now()):
@@ -92,7 +99,7 @@ class Sender:
         signal = self._resolved.setdefault(message_id, asyncio.Event())
         try:
             while True:
-                _, msg = await self._load(customer_key, message_id)
+                _, msg = await self._load(customer_key, message_id, latest=True)
                 if msg is None or msg["status"] != "pending":
                     return True
                 left = deadline - loop.time()

@@ -20,6 +20,7 @@ ALL_PAYLOADS: list[type[EventPayload]] = [
     chat.MessageUpdated,
     chat.ConversationRead,
     chat.SendFailed,
+    chat.SendRequested,
     scheduler.ExpiryDue,
     scheduler.WindowClosed,
 ]
