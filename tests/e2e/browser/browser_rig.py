@@ -5,6 +5,7 @@ and Debian's Chromium driven by Playwright."""
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tests.e2e.harness import ADMIN, ServerThread, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 DOCS = ROOT / "docs"
+ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -96,8 +98,17 @@ def chromium():
             browser.close()
 
 
+def screenshot(page, name: str) -> Path:
+    """Into test-artifacts/ (git-ignored), so a test run leaves the tree clean; UPDATE_SCREENSHOTS=1
+    refreshes the README's pictures in docs/ instead."""
+    folder = DOCS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else ARTIFACTS
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / name))
+    return folder / name
+
+
 def until(predicate, timeout: float = 15.0):
     return wait_for(predicate, bool, timeout=timeout)
 
 
-__all__ = ["ADMIN", "DOCS", "Running", "chromium", "running_system", "until"]
+__all__ = ["ADMIN", "Running", "chromium", "running_system", "screenshot", "until"]

@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.browser.browser_rig import ADMIN, DOCS, chromium, running_system, until
+from tests.e2e.browser.browser_rig import ADMIN, chromium, running_system, screenshot, until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -155,7 +155,7 @@ def test_chat_both_ways(world):
     system.customer_reads(LUCIA)
     read = page.locator(".bubble.out[data-status='read']", has_text="¿Cuántas docenas?")
     expect(read.locator(".ticks.read")).to_have_text("✓✓", timeout=10_000)  # blue ticks
-    page.screenshot(path=str(DOCS / "screenshot-chat.png"))
+    screenshot(page, "screenshot-chat.png")
 
 
 def test_customer_html_is_shown_as_text(world):
@@ -186,7 +186,7 @@ def test_unread_indicator_and_sort_by_last_message(world):
     system.customer_says(LUCIA, "Lucía Fernández", "Quiero 2 docenas")
     expect(rows(page).first).to_have_attribute("data-number", "1")  # newest customer message first
     expect(row(page, 1)).to_have_class(re.compile("unread-row"))
-    page.screenshot(path=str(DOCS / "screenshot-board.png"))
+    screenshot(page, "screenshot-board.png")
 
 
 def test_window_closes_and_contact_is_resumed(world):
