@@ -4,7 +4,11 @@ and Debian's Chromium driven by Playwright."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import os
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +19,7 @@ from tests.e2e.harness import ADMIN, ServerThread, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 DOCS = ROOT / "docs"
+ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -64,6 +69,18 @@ class Running:
                 return [m for m in conversation["messages"] if m["direction"] == "out"]
         return []
 
+    def upload_media(self, data: bytes, mime_type: str) -> dict:
+        """Put bytes in WhatsApp's media store, as a customer's phone does before sending a photo."""
+        response = httpx.post(f"{self.graph_url}/_fake/media", timeout=10,
+                              json={"data_base64": base64.b64encode(data).decode(), "mime_type": mime_type})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def fail_next_send(self, phone: str, code: int) -> None:
+        """WhatsApp refuses our next send to this customer with error ``code``."""
+        httpx.post(f"{self.graph_url}/_fake/errors", json={"code": code, "recipient": phone},
+                   timeout=10).raise_for_status()
+
     def api(self) -> httpx.Client:
         client = httpx.Client(base_url=self.base_url, timeout=10)
         token = client.post("/api/auth/login", json={"username": ADMIN[0], "password": ADMIN[1]}).json()
@@ -96,8 +113,35 @@ def chromium():
             browser.close()
 
 
+def log_in(page, base_url: str, username: str = ADMIN[0], password: str = ADMIN[1]) -> None:
+    page.goto(base_url + "/")
+    page.fill("#login-username", username)
+    page.fill("#login-password", password)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#live-state[data-state='on']")
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A real, decodable PNG of one colour (a photo the browser must be able to draw)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    signature = b"\x89PNG\r\n\x1a\n"
+    return signature + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def screenshot(page, name: str) -> Path:
+    """Into test-artifacts/ (git-ignored), so a test run leaves the tree clean; UPDATE_SCREENSHOTS=1
+    refreshes the README's pictures in docs/ instead."""
+    folder = DOCS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else ARTIFACTS
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / name))
+    return folder / name
+
+
 def until(predicate, timeout: float = 15.0):
     return wait_for(predicate, bool, timeout=timeout)
 
 
-__all__ = ["ADMIN", "DOCS", "Running", "chromium", "running_system", "until"]
+__all__ = ["ADMIN", "Running", "chromium", "log_in", "png", "running_system", "screenshot", "until"]

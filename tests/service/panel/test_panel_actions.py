@@ -109,6 +109,7 @@ async def test_retry_a_failed_message(panel, taken):
     panel.chat.answers["retry"] = lambda body: again.model_dump(mode="json")
     response = await admin.post("/api/tickets/5/messages/m-1/retry")
     assert response.status_code == 202 and response.json()["message"]["status"] == "pending"
+    assert (shown["version"], response.json()["message"]["version"]) == (1, 2)  # the UI keeps the newest
     assert panel.chat.calls[-1][1]["message_id"] == "m-1"
     assert (await admin.post("/api/tickets/5/messages/nope/retry")).status_code == 404
 

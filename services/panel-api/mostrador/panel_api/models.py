@@ -180,6 +180,7 @@ class OptionOut(BaseModel):
 
 class MessageOut(BaseModel):
     message_id: str
+    version: int = Field(0, description="rises with every change of the message: the highest is the newest")
     number: int | None
     direction: Literal["in", "out"]
     author: ActorOut

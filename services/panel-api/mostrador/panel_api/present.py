@@ -96,8 +96,9 @@ def _media(media: dict[str, Any] | None) -> MediaOut | None:
 
 def message(state: dict[str, Any]) -> MessageOut:
     """One bubble: what the customer sent (inbound) or what we asked WhatsApp to deliver (content)."""
-    out: dict[str, Any] = {"message_id": state["message_id"], "number": state.get("number"),
-                           "direction": state["direction"], "author": ActorOut(**state["author"]),
+    out: dict[str, Any] = {"message_id": state["message_id"], "version": state.get("version", 0),
+                           "number": state.get("number"), "direction": state["direction"],
+                           "author": ActorOut(**state["author"]),
                            "at": state["at"], "status": state["status"], "status_at": state.get("status_at"),
                            "attempts": state.get("attempts", 0),
                            "error": ErrorInfo(**state["error"]) if state.get("error") else None}

@@ -78,6 +78,9 @@ export function onMessages(messages) {
   let inbound = false;
   for (const { number, message } of messages) {
     if (number !== current.number) continue;
+    // A command's answer can come after the stream's newer state (a send that failed at once): keep the newest.
+    const known = current.messages.get(message.message_id);
+    if (known && known.version > message.version) continue;
     current.messages.set(message.message_id, message);
     inbound = inbound || message.direction === 'in';
   }
