@@ -242,6 +242,53 @@ async def test_transport_errors_are_retried():
     await client.aclose()
 
 
+def flaky_graph(failure):
+    """A Graph API whose first call fails with ``failure`` (a transport error); the calls it saw."""
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if len(calls) == 1:
+            raise failure("lost", request=request)
+        return httpx.Response(200, json={"messages": [{"id": "wamid.ok"}]})
+
+    async def no_wait(_seconds):
+        pass
+
+    client = WhatsAppClient(base_url="https://graph.facebook.com/v25.0", phone_number_id=PHONE_NUMBER_ID,
+                            access_token=TOKEN, transport=httpx.MockTransport(handler), sleep=no_wait)
+    return client, calls
+
+
+@pytest.mark.parametrize("failure", [httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError,
+                                     httpx.RemoteProtocolError])
+async def test_a_send_that_may_have_reached_meta_is_not_retried(failure):
+    """Its answer was lost after the request went out: sending again could reach the customer twice,
+    so the caller gets it back (maybe_sent) and first waits for the status webhook."""
+    client, calls = flaky_graph(failure)
+    async with client:
+        with pytest.raises(WhatsAppError) as caught:
+            await client.send(LUCIA, TEXT, key="k")
+    assert len(calls) == 1
+    assert (caught.value.maybe_sent, caught.value.retryable, caught.value.attempts) == (True, True, 1)
+
+
+@pytest.mark.parametrize("failure", [httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout])
+async def test_a_send_that_never_left_is_retried_at_once(failure):
+    client, calls = flaky_graph(failure)
+    async with client:
+        result = await client.send(LUCIA, TEXT, key="k")
+    assert (len(calls), result.attempts, result.wamid) == (2, 2, "wamid.ok")
+
+
+async def test_a_read_receipt_whose_answer_was_lost_is_retried():
+    """Marking as read is idempotent: a lost answer is simply asked again."""
+    client, calls = flaky_graph(httpx.ReadTimeout)
+    async with client:
+        await client.mark_read("wamid.customer")
+    assert len(calls) == 2
+
+
 async def test_accepted_without_wamid_is_not_retried():
     client = WhatsAppClient(
         base_url="https://g/v25.0",
