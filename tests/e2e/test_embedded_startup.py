@@ -130,9 +130,9 @@ def make_run(tmp_path, monkeypatch):
 
 async def logins(system, *attempts: tuple[str, str]) -> list[int]:
     """Start the system, try each login on its panel, stop it (a system runs once)."""
-    async with system.app.router.lifespan_context(system.app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=system.app), base_url="http://m") as http:
-            answers = [await http.post("/api/auth/login", json={"username": u, "password": p}) for u, p in attempts]
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=system.app), base_url="http://m")
+    async with system.app.router.lifespan_context(system.app), http:
+        answers = [await http.post("/api/auth/login", json={"username": u, "password": p}) for u, p in attempts]
     system.stopped = True
     return [a.status_code for a in answers]
 
