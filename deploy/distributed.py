@@ -39,9 +39,9 @@ class Cluster:
         env = {**os.environ, **self.env, "PORT": str(self.ports[service]),
                "DB_SCHEMA": f"{self.schema_prefix}{service.replace('-', '_')}",
                "INGEST_URL": f"http://127.0.0.1:{self.ports['ingest']}"}
-        if self.fake_graph_port:
+        if self.fake_graph_port:  # the sandbox: no access token, and its public secrets are allowed
             env.setdefault("WHATSAPP_GRAPH_BASE_URL", f"http://127.0.0.1:{self.fake_graph_port}/v25.0")
-            env.setdefault("WHATSAPP_ACCESS_TOKEN", "sandbox-token")
+            env.setdefault("WHATSAPP_SANDBOX", "true")
         return env
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:

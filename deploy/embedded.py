@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import sys
 from dataclasses import dataclass
 
 import httpx
@@ -21,7 +22,7 @@ from mostrador.platform import logs
 from mostrador.platform.clock import Clock, SystemClock
 from mostrador.platform.http import create_app
 from mostrador.platform.service import Context, Service
-from mostrador.platform.settings import Settings
+from mostrador.platform.settings import Settings, UnsafeSecrets
 
 # Start order matters only for readability: consumers are all subscribed before the bus starts.
 SERVICE_MODULES = ["ingest", "tickets", "bot", "chat", "scheduler", "panel_api"]
@@ -81,6 +82,7 @@ def in_process_media(store):
 
 
 def build_embedded(settings: Settings, *, clock: Clock | None = None, journal: bool = True) -> EmbeddedSystem:
+    settings.check_secrets()  # real credentials need real secrets (raises UnsafeSecrets)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     broker = InMemoryBroker(journal=str(settings.data_dir / "bus.db") if journal else None)
     bus = InMemoryBus(broker, delivery_limit=settings.bus_delivery_limit)
@@ -109,7 +111,10 @@ def build_embedded(settings: Settings, *, clock: Clock | None = None, journal: b
 def main() -> None:
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
-    system = build_embedded(settings)
+    try:
+        system = build_embedded(settings)
+    except UnsafeSecrets as exc:
+        sys.exit(f"mostrador: {exc}")
     url = f"http://{settings.host}:{settings.port}"
     from mostrador.panel_api.service import first_admin_notice
     notice = first_admin_notice(system.services["panel-api"])

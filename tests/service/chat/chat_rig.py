@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -156,14 +157,37 @@ class ChatRig:
         return [r for r in self.fake.requests if r.get("key") == key and r.get("type") != "read"]
 
 
-async def start_rig(tmp_path, *, grace: float = 0.3) -> tuple[ChatRig, Any]:
+class LossyLink(httpx.AsyncBaseTransport):
+    """Chat's link to the Graph API, losing the answer of the first ``lose`` sends: a read timeout
+    after the request reached WhatsApp (``delivered=True``) or before it got there. Notes the time
+    of every send it saw."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, *, lose: int = 1, delivered: bool = True) -> None:
+        self.inner, self.lose, self.delivered = inner, lose, delivered
+        self.sends: list[tuple[float, dict[str, Any]]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and b"biz_opaque_callback_data" in request.content:
+            self.sends.append((asyncio.get_running_loop().time(), json.loads(request.content)))
+            if self.lose > 0:
+                self.lose -= 1
+                if self.delivered:
+                    await (await self.inner.handle_async_request(request)).aclose()
+                raise httpx.ReadTimeout("the answer never came", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+async def start_rig(tmp_path, *, grace: float = 0.3, link=None) -> tuple[ChatRig, Any]:
+    """``link`` wraps the transport to the fake Graph (e.g. ``lambda inner: LossyLink(inner)``)."""
     graph = create_fake_graph(app_secret="secret", webhook_url=None, status_delays=(0.01, 0.01))
     settings = Settings(data_dir=tmp_path, whatsapp_graph_base_url="http://graph.test/v25.0",
                         whatsapp_phone_number_id=PHONE_NUMBER_ID, whatsapp_access_token=None, bot_config=None)
     bus = InMemoryBus(InMemoryBroker(), retry_backoff=0.01)
     clock = FakeClock(T0 + timedelta(seconds=1))
+    transport = httpx.ASGITransport(graph)
     ctx = Context(settings=settings, bus=bus, clock=clock,
-                  extras={"whatsapp_transport": httpx.ASGITransport(graph), "chat_send_grace_seconds": grace})
+                  extras={"whatsapp_transport": link(transport) if link else transport,
+                          "chat_send_grace_seconds": grace})
     service = build(ctx)
     rig = ChatRig(bus, clock, service, graph)
     bus.subscribe("test-collector", ["chat.#"], rig.collect)

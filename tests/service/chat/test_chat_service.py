@@ -15,7 +15,7 @@ from mostrador.events.schemas.tickets import MessageAttached
 from mostrador.whatsapp.client import WhatsAppClient
 from mostrador.whatsapp.fakegraph_payloads import PHONE_NUMBER_ID
 from mostrador.whatsapp.fakegraph_state import InjectedError
-from tests.service.chat.chat_rig import LUCIA, start_rig, until
+from tests.service.chat.chat_rig import LUCIA, LossyLink, start_rig, until
 
 pytestmark = pytest.mark.service
 
@@ -203,6 +203,49 @@ async def test_crash_mid_send_with_no_news_resends_with_the_same_key_after_the_g
         sent = await rig.wait_status("m1", "sent")
         assert sent.attempts == 2 and rig.fake.sends_per_key["m1"] == 1
         assert rig.sends("m1")[0]["body"]["biz_opaque_callback_data"] == "m1"
+    finally:
+        await stop(rig, service)
+
+
+async def lost_answer_rig(tmp_path, *, grace: float, delivered: bool):
+    links: list[LossyLink] = []
+
+    def link(inner):
+        links.append(LossyLink(inner, lose=1, delivered=delivered))
+        return links[0]
+
+    rig, service = await start_rig(tmp_path, grace=grace, link=link)
+    await rig.bus.start()
+    await service.start()
+    await rig.customer_writes("hola")
+    mid = str(stable_id("chat", "out", (await rig.bot_reply()).event_id))
+    return rig, service, links[0], mid
+
+
+async def test_a_lost_answer_is_settled_by_the_status_webhook_in_the_grace_period_with_one_send(tmp_path):
+    rig, service, link, mid = await lost_answer_rig(tmp_path, grace=5.0, delivered=True)
+    try:
+        await until(lambda: status_hooks(rig) >= 2, what="WhatsApp's sent + delivered webhooks")
+        await rig.forward_statuses()  # what ingest does with them
+        delivered = await rig.wait_status(mid, "delivered")
+        await rig.quiet()
+        assert len(link.sends) == 1  # neither the client nor the bus sent it again
+        assert rig.fake.sends_per_key[mid] == 1 and delivered.attempts == 1
+        assert delivered.wamid == rig.sends(mid)[0]["wamid"]
+    finally:
+        await stop(rig, service)
+
+
+async def test_a_lost_answer_with_no_status_is_sent_again_after_the_grace_with_the_same_key(tmp_path):
+    rig, service, link, mid = await lost_answer_rig(tmp_path, grace=0.4, delivered=False)
+    try:
+        sent = await rig.wait_status(mid, "sent")
+        await rig.quiet()
+        (first_at, first), (again_at, again) = link.sends
+        assert again_at - first_at >= 0.4  # it waited for the status webhook first
+        assert first["biz_opaque_callback_data"] == again["biz_opaque_callback_data"] == mid
+        assert first == again  # the same message, the same key
+        assert rig.fake.sends_per_key[mid] == 1 and sent.attempts == 2
     finally:
         await stop(rig, service)
 

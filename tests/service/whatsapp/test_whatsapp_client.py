@@ -199,8 +199,11 @@ async def test_throughput_is_paced(rig):
     async with rig.client(throughput=5) as client:
         results = await asyncio.gather(*(client.send(c, TEXT, key=c.key) for c in customers))
     assert all(r.attempts == 1 for r in results)
-    # 5 at once (one second's worth), then one every 1/5 s.
-    assert sorted(rig.time.waits) == [0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4]
+    # 5 at once (one second's worth), the next 5 a second later, the last 2 a second after that:
+    # never more than 5 in one second (the clock stands still; each send goes at its wait).
+    assert sorted(rig.time.waits) == [1.0] * 5 + [2.0] * 2
+    sent_at = sorted([0.0] * (len(customers) - len(rig.time.waits)) + rig.time.waits)
+    assert max(sum(1 for t in sent_at if start <= t < start + 1) for start in sent_at) == 5
 
 
 async def test_pair_pacing_for_one_customer(rig):
@@ -237,6 +240,53 @@ async def test_transport_errors_are_retried():
     assert str(calls[0].url) == f"https://graph.facebook.com/v25.0/{PHONE_NUMBER_ID}/messages"
     assert calls[0].headers["authorization"] == f"Bearer {TOKEN}"
     await client.aclose()
+
+
+def flaky_graph(failure):
+    """A Graph API whose first call fails with ``failure`` (a transport error); the calls it saw."""
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if len(calls) == 1:
+            raise failure("lost", request=request)
+        return httpx.Response(200, json={"messages": [{"id": "wamid.ok"}]})
+
+    async def no_wait(_seconds):
+        pass
+
+    client = WhatsAppClient(base_url="https://graph.facebook.com/v25.0", phone_number_id=PHONE_NUMBER_ID,
+                            access_token=TOKEN, transport=httpx.MockTransport(handler), sleep=no_wait)
+    return client, calls
+
+
+@pytest.mark.parametrize("failure", [httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError,
+                                     httpx.RemoteProtocolError])
+async def test_a_send_that_may_have_reached_meta_is_not_retried(failure):
+    """Its answer was lost after the request went out: sending again could reach the customer twice,
+    so the caller gets it back (maybe_sent) and first waits for the status webhook."""
+    client, calls = flaky_graph(failure)
+    async with client:
+        with pytest.raises(WhatsAppError) as caught:
+            await client.send(LUCIA, TEXT, key="k")
+    assert len(calls) == 1
+    assert (caught.value.maybe_sent, caught.value.retryable, caught.value.attempts) == (True, True, 1)
+
+
+@pytest.mark.parametrize("failure", [httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout])
+async def test_a_send_that_never_left_is_retried_at_once(failure):
+    client, calls = flaky_graph(failure)
+    async with client:
+        result = await client.send(LUCIA, TEXT, key="k")
+    assert (len(calls), result.attempts, result.wamid) == (2, 2, "wamid.ok")
+
+
+async def test_a_read_receipt_whose_answer_was_lost_is_retried():
+    """Marking as read is idempotent: a lost answer is simply asked again."""
+    client, calls = flaky_graph(httpx.ReadTimeout)
+    async with client:
+        await client.mark_read("wamid.customer")
+    assert len(calls) == 2
 
 
 async def test_accepted_without_wamid_is_not_retried():

@@ -57,6 +57,14 @@ def test_compose_configures_services_only_with_settings_the_code_reads():
         assert {"DATABASE_URL", "AMQP_URL"} <= env
 
 
+def test_compose_will_not_start_without_the_webhook_secrets():
+    """An empty app secret would let anyone forge webhooks: compose stops with a message instead."""
+    for name in SERVICES:
+        env = compose()["services"][name]["environment"]
+        for secret in ("WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN"):
+            assert env[secret].startswith("${" + secret + ":?"), f"{name}: {secret} = {env[secret]}"
+
+
 def test_k8s_has_a_deployment_and_a_service_with_probes_for_every_service():
     docs = k8s_documents()
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}

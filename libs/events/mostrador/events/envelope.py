@@ -56,11 +56,29 @@ class Envelope(BaseModel):
         return self.model_dump_json().encode()
 
     def log_context(self) -> dict[str, Any]:
+        """What every log line of this message's handling carries (the bus binds it)."""
         return {
             "event_id": str(self.event_id),
             "event_type": self.routing_key,
             "correlation_id": str(self.correlation_id or self.event_id),
+            **subject(self.payload),
         }
+
+
+def subject(payload: EventPayload) -> dict[str, Any]:
+    """The ticket number and customer key a payload is about, wherever its schema keeps them
+    (on itself, or on its ticket, message or conversation)."""
+    holders = [payload, *(getattr(payload, name, None) for name in ("ticket", "message", "conversation"))]
+    found: dict[str, Any] = {}
+    for holder in (h for h in holders if h is not None):
+        number = getattr(holder, "number", None)
+        if isinstance(number, int):
+            found.setdefault("ticket", number)
+        customer = getattr(holder, "customer", None) or getattr(holder, "recipient", None)
+        key = getattr(customer, "key", None) or getattr(holder, "customer_key", None)
+        if isinstance(key, str):
+            found.setdefault("customer", key)
+    return found
 
 
 def new_envelope(

@@ -12,7 +12,7 @@ import uvicorn
 from mostrador.platform import logs
 from mostrador.platform.http import create_app
 from mostrador.platform.service import Context, Service
-from mostrador.platform.settings import Settings
+from mostrador.platform.settings import Settings, UnsafeSecrets
 
 
 def make_bus(settings: Settings, name: str):
@@ -27,6 +27,10 @@ def make_bus(settings: Settings, name: str):
 def run_service(name: str, build: Callable[[Context], Service]) -> None:
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
+    try:
+        settings.check_secrets(webhook_endpoint=name == "ingest")
+    except UnsafeSecrets as exc:
+        sys.exit(f"{name}: {exc}")
     bus = make_bus(settings, name)
     service = build(Context(settings=settings, bus=bus))
     app = create_app(f"mostrador-{name}", bus, [service])

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 META_GRAPH_BASE_URL = "https://graph.facebook.com/v25.0"
+# The sandbox's secrets are in this public repository: fine against the fake Graph API, never for real.
+SANDBOX_APP_SECRET = "sandbox-app-secret"
+SANDBOX_VERIFY_TOKEN = "sandbox-verify-token"
+
+
+class UnsafeSecrets(ValueError):
+    """A public or empty WhatsApp secret where it would have to protect something real."""
 
 
 class Settings(BaseSettings):
@@ -35,9 +42,12 @@ class Settings(BaseSettings):
     # WhatsApp Cloud API (no access token: the embedded sandbox is used)
     whatsapp_graph_base_url: str = Field(META_GRAPH_BASE_URL)
     whatsapp_phone_number_id: str = Field("109876543210987")
-    whatsapp_access_token: SecretStr | None = Field(None)
-    whatsapp_app_secret: SecretStr = Field(SecretStr("sandbox-app-secret"))
-    whatsapp_verify_token: SecretStr = Field(SecretStr("sandbox-verify-token"))
+    whatsapp_access_token: SecretStr | None = Field(None, description="Set: the real Cloud API (empty = unset)")
+    whatsapp_app_secret: SecretStr = Field(SecretStr(SANDBOX_APP_SECRET))
+    whatsapp_verify_token: SecretStr = Field(SecretStr(SANDBOX_VERIFY_TOKEN))
+    whatsapp_sandbox: bool = Field(
+        False, description="Distributed mode against the fake Graph API (make run-distributed without a token): "
+                           "no access token needed, and the public sandbox secrets are accepted")
     whatsapp_throughput: float = Field(80.0, description="Messages per second our number may send")
     whatsapp_max_body_bytes: int = Field(3 * 1024 * 1024, description="Largest webhook body accepted")
 
@@ -58,6 +68,39 @@ class Settings(BaseSettings):
 
     # Where the other services answer HTTP (distributed mode; panel-api proxies media from ingest)
     ingest_url: str = Field("http://127.0.0.1:8001")
+
+    @field_validator("whatsapp_access_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        # compose passes ${WHATSAPP_ACCESS_TOKEN:-}: an empty value means no credentials, not a blank token
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if isinstance(raw, str) and not raw.strip() else value
+
+    def check_secrets(self, *, webhook_endpoint: bool = False) -> None:
+        """Refuse to start with a public or empty app secret / verify token where they protect something
+        real: whenever an access token is set (the real Cloud API), and on a distributed ingest (its webhook
+        and media face the network) unless WHATSAPP_SANDBOX says it is the sandbox."""
+        real = self.whatsapp_access_token is not None
+        if not real and (self.whatsapp_sandbox or not webhook_endpoint):
+            return
+        secrets = [("WHATSAPP_APP_SECRET", self.whatsapp_app_secret, SANDBOX_APP_SECRET)]
+        if real:  # the handshake Meta makes when the webhook is registered for the real number
+            secrets.append(("WHATSAPP_VERIFY_TOKEN", self.whatsapp_verify_token, SANDBOX_VERIFY_TOKEN))
+        problems = []
+        for name, value, public in secrets:
+            raw = value.get_secret_value()
+            if not raw.strip():
+                problems.append(f"{name} is empty")
+            elif raw == public:
+                problems.append(f"{name} is the public sandbox value")
+        if problems:
+            why = ("WHATSAPP_ACCESS_TOKEN is set (the real WhatsApp Cloud API)" if real
+                   else "this ingest receives webhooks from the network")
+            raise UnsafeSecrets(
+                f"refusing to start: {' and '.join(problems)} while {why}, so webhooks could be forged and the "
+                "internal media token computed. Set WHATSAPP_APP_SECRET to your Meta app's secret and "
+                "WHATSAPP_VERIFY_TOKEN to a random value of your own"
+                + ("." if real else " (or WHATSAPP_SANDBOX=true when this runs against the fake Graph API)."))
 
     @property
     def internal_token(self) -> str:

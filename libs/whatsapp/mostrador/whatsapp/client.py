@@ -24,7 +24,7 @@ from mostrador.whatsapp import payloads
 from mostrador.whatsapp.errors import (
     PAIR_LIMIT, THROUGHPUT_LIMIT, WhatsAppError, from_response, from_transport,
 )
-from mostrador.whatsapp.pacing import PairLimiter, TokenBucket
+from mostrador.whatsapp.pacing import PairLimiter, SlidingWindow
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,6 @@ class WhatsAppClient:
         access_token: str,
         transport: httpx.AsyncBaseTransport | None = None,
         throughput: float = 80.0,
-        throughput_burst: int | None = None,
         pair_burst: int = 45,
         pair_interval: float = 6.0,
         max_attempts: int = 5,
@@ -63,8 +62,7 @@ class WhatsAppClient:
         self.backoff_max = backoff_max
         self._sleep = sleep
         self._random = random
-        burst = throughput_burst or max(1, int(throughput))
-        self._rate = TokenBucket(throughput, burst, clock=clock, sleep=sleep)
+        self._rate = SlidingWindow.per_second(throughput, clock=clock, sleep=sleep)  # messages in any second
         self._pair = PairLimiter(pair_burst, pair_interval, clock=clock, sleep=sleep)
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
