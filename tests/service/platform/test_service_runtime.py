@@ -215,7 +215,7 @@ async def test_a_chat_send_logs_the_ticket_and_customer_it_is_for(tmp_path, json
         await rig.fake.settle()
         await rig.bus.stop(drain_timeout=2)
         await service.stop()
-    [handled] = [e for e in rig.events("chat.message.recorded") if e.payload.message.message_id == mid]
+    [handled] = [e for e in rig.events("chat.send.requested") if e.payload.message_id == mid]
     assert line["message_id"] == mid
     assert line["event_id"] == str(handled.event_id)  # the event whose handling sent it
     assert line["correlation_id"] == str(handled.correlation_id or handled.event_id)

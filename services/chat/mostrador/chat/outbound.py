@@ -61,8 +61,8 @@ def make_translate(hours: float):
             event = kind(message=message_state(conv, domain_event.message_id),
                          conversation=conversation_state(conv, hours))
             if name in TO_SEND:
-                return [event, SendRequested(message_id=domain_event.message_id,
-                                             customer_key=conv.customer["key"])]
+                return [event, SendRequested(message_id=domain_event.message_id, customer_key=conv.customer["key"],
+                                             number=event.message.number)]
             return event
         if name == "GaveUp":
             return SendFailed(message=message_state(conv, domain_event.message_id),

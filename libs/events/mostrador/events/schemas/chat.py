@@ -93,6 +93,7 @@ class SendRequested(EventPayload):
 
     message_id: str
     customer_key: str
+    number: int | None = None  # the ticket it belongs to (log lines carry it)
 
 
 class SendFailed(EventPayload):
