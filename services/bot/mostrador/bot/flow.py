@@ -4,10 +4,12 @@ Pure: no clock, no I/O, no ids — the same inputs always give the same Turn, wh
 aggregate stores. The order of checks is the product's rules:
   1. the ticket's status decides whether the bot speaks at all (EN PROCESO and final: never;
      COMPLETO, or intake already confirmed: one "a person will answer soon", then silence);
-  2. reactions say nothing; `cancelar` cancels and `menú` starts over, at any step;
+  2. system notices (and a reaction taken back) say nothing; `cancelar` cancels and `menú` starts
+     over, at any step;
   3. the first message greets (and goes straight in when it says what it wants);
   4. a tap on any menu button, even on an old message, starts that option;
-  5. what the bot cannot read gets a polite note and the same question again;
+  5. a reaction, an image or what the bot cannot read gets a polite note and the same question again
+     (the message itself is in the chat for the operator either way);
   6. otherwise the current step reads the answer (flow_order / flow_help).
 """
 
@@ -54,6 +56,8 @@ def _respond(ctx: Ctx, answer: Answer) -> Turn:
         return flow_help.choose(ctx, action)
     if answer.kind == "image":
         return reask(ctx, cfg.texts.image_received)
+    if answer.kind == "reaction":
+        return reask(ctx, cfg.texts.reaction_received)
     if answer.kind == "unreadable":
         return reask(ctx, cfg.texts.unsupported)
     if flow_order.is_order_step(state.step):
