@@ -27,9 +27,11 @@ from mostrador.events.schemas.ingest import InboundMessage
 from mostrador.events.schemas.tickets import TicketDetails, TicketState
 
 
-def decide(cfg: BotConfig, state: ConversationState, ticket: TicketState, message: InboundMessage) -> Turn:
+def decide(cfg: BotConfig, state: ConversationState, ticket: TicketState, message: InboundMessage, *,
+           intake_sent: bool = False) -> Turn:
+    """``intake_sent``: this conversation already told the ticket its intake (else this turn does)."""
     turn = _respond(Ctx(cfg, ticket, state), read_answer(message))
-    return _with_intake(cfg, state, turn)
+    return _with_intake(cfg, state, turn, first=not intake_sent and ticket.status == "INCOMPLETO")
 
 
 def _respond(ctx: Ctx, answer: Answer) -> Turn:
@@ -106,11 +108,13 @@ def intake_view(cfg: BotConfig, state: ConversationState) -> dict[str, Any]:
             "missing": missing}
 
 
-def _with_intake(cfg: BotConfig, before: ConversationState, turn: Turn) -> Turn:
-    if turn.cancelled:
+def _with_intake(cfg: BotConfig, before: ConversationState, turn: Turn, *, first: bool) -> Turn:
+    """Publish the intake when it changed — and on the ticket's first turn, so a new ticket shows
+    what is still missing from the start (it opens with nothing captured and nothing listed)."""
+    if turn.cancelled or before.outcome == "cancelled":
         return turn
     after = intake_view(cfg, turn.state)
-    if turn.completed or after != intake_view(cfg, before):
+    if turn.completed or first or after != intake_view(cfg, before):
         return replace(turn, intake=after)
     return turn
 
