@@ -153,6 +153,23 @@ class PanelViews:
                             AND (unread <> 0 OR number = %(number)s)""", row)
         return changed
 
+    def apply_window_closed(self, customer_key: str, last_inbound_at: datetime, closed_at: datetime,
+                            number: int | None) -> bool:
+        """The scheduler's word that the customer's 24 h window closed: the conversation says so from
+        now on, and an open chat is told at once instead of waiting for its own countdown. A notice
+        about an older message (the customer wrote since, the window is open again) changes nothing."""
+        params = {"k": customer_key, "last": ms(last_inbound_at), "closed": ms(closed_at)}
+        with self.db.transaction() as tx:
+            row = tx.one("SELECT number, last_inbound_ms FROM conversations WHERE customer_key = %(k)s", params)
+            if row is not None and row["last_inbound_ms"] is not None and row["last_inbound_ms"] > params["last"]:
+                return False
+            # No version to compare: only ever bring the closing time forward, so a replay is harmless.
+            tx.execute("""UPDATE conversations SET window_closes_ms = %(closed)s WHERE customer_key = %(k)s
+                            AND (window_closes_ms IS NULL OR window_closes_ms > %(closed)s)""", params)
+        current = row["number"] if row is not None and row["number"] is not None else number
+        self._notify({"kind": "window", "customer_key": customer_key, "number": current})
+        return True
+
     def _notify_conversation(self, conv: ConversationState) -> None:
         self._notify({"kind": "conversation", "customer_key": conv.customer.key, "number": conv.number,
                       "unread": conv.unread})
