@@ -58,6 +58,15 @@ class Commands:
         return unwrap_reply(reply)
 
 
+def known_values(name: str, wanted: list[str] | None, known: set[str]) -> None:
+    """An unknown branch or topic is a 422, like an unknown status, not an empty page. The ids are the
+    bot's catalog, which customers pick from, so telling "no such branch" leaks nothing; a branch outside
+    the caller's scope is still a 404. No catalog (the bot config failed to load): nothing to check."""
+    unknown = sorted(set(wanted or []) - known) if known else []
+    if unknown:
+        raise ApiError(422, "invalid", f"{name}: unknown {name} {unknown[0]!r} (see /api/{name}s)")
+
+
 def tickets_router(views: PanelViews, commands: Commands, catalog: Catalog, clock, route_class: type,
                    fetch_media: MediaFetch) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["tickets"], route_class=route_class, dependencies=DOCUMENT_AUTH,
@@ -91,6 +100,8 @@ def tickets_router(views: PanelViews, commands: Commands, catalog: Catalog, cloc
         cursor: Annotated[str | None, Query(max_length=200)] = None,
     ) -> TicketPage:
         scope = principal(request).user.scope
+        known_values("branch", branch, catalog.branch_ids())
+        known_values("topic", topic, catalog.topic_ids())
         for wanted in branch or []:
             if not in_scope(wanted, scope):
                 raise not_found(f"branch {wanted}")
