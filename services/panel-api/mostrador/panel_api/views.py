@@ -51,6 +51,16 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS media (media_id TEXT PRIMARY KEY, message_id TEXT NOT NULL, number BIGINT)",
 ]
 
+# The Nombre and Fecha filters. PostgreSQL: byte-wise name keys, so LIKE 'prefix%' (filters.NAME_KEY) is a
+# range whatever the collation; INCLUDE (name) makes the capped count of a common name an index-only scan;
+# the name in the Fecha index too, so a day plus a common name reads that day's entries, not every «Juan»
+# (bench B4). SQLite folds case in Python (lower_unicode), which no index can use: embedded tables are small.
+POSTGRES_SCHEMA = [
+    "CREATE INDEX IF NOT EXISTS tickets_name ON tickets (lower(name) text_pattern_ops) INCLUDE (name)",
+    "CREATE INDEX IF NOT EXISTS tickets_opened ON tickets (opened_ms, lower(name) text_pattern_ops)",
+]
+SQLITE_SCHEMA = ["CREATE INDEX IF NOT EXISTS tickets_opened ON tickets (opened_ms)"]
+
 
 # Upsert guarded by version: a duplicate or older state changes nothing.
 UPSERT_TICKET = """INSERT INTO tickets (number, ticket_id, version, customer_key, phone, phone_rev, name, type, status, branch,
@@ -73,7 +83,7 @@ def ms(value: datetime | None) -> int | None:
 class PanelViews:
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.migrate(SCHEMA)
+        db.migrate(SCHEMA + (POSTGRES_SCHEMA if db.dialect == "postgres" else SQLITE_SCHEMA))
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def _notify(self, change: dict[str, Any]) -> None:
