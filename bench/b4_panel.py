@@ -85,15 +85,15 @@ def seed(schema: str, n: int) -> dict[str, Any]:
     """panel-api's own schema and indexes, then N rows by COPY (indexes dropped and rebuilt around it)."""
     import psycopg
 
-    from mostrador.panel_api.views import SCHEMA
+    from mostrador.panel_api.views import POSTGRES_SCHEMA, SCHEMA
     from mostrador.platform.db import PostgresDatabase
 
     db = PostgresDatabase(database_url(), schema, pool_size=1)
     try:
-        db.migrate(SCHEMA)
+        db.migrate(SCHEMA + POSTGRES_SCHEMA)
     finally:
         db.close()
-    indexes = [s for s in SCHEMA if s.lstrip().upper().startswith("CREATE INDEX") and " ON tickets " in s]
+    indexes = [s for s in SCHEMA + POSTGRES_SCHEMA if s.lstrip().upper().startswith("CREATE INDEX") and " ON tickets " in s]
     t0 = time.perf_counter()
     with psycopg.connect(database_url(), options=f"-c search_path={schema}") as conn:
         for statement in indexes:
@@ -117,8 +117,11 @@ def scenarios(schema: str) -> list[tuple[str, dict[str, Any]]]:
     """(name, query parameters) — values taken from the seeded data so searches find something."""
     import psycopg
     with psycopg.connect(database_url(), options=f"-c search_path={schema}") as conn:
-        phone, number = conn.execute("SELECT phone, number FROM tickets WHERE number = "
-                                     "(SELECT MAX(number) / 2 FROM tickets)").fetchone()
+        phone, number, opened = conn.execute("SELECT phone, number, opened_ms FROM tickets WHERE number = "
+                                             "(SELECT MAX(number) / 2 FROM tickets)").fetchone()
+        newest = conn.execute("SELECT MAX(opened_ms) FROM tickets").fetchone()[0]
+    day = iso(opened)[:10]  # a day a year back: the «Fecha» filter far from the newest tickets
+    week_ago = iso(newest - 7 * 86_400_000)
     return [
         ("all, newest", {}),
         ("status", {"status": "INCOMPLETO"}),
@@ -138,6 +141,12 @@ def scenarios(schema: str) -> list[tuple[str, dict[str, Any]]]:
         ("unread only", {"unread": "true"}),
         ("unread + last message", {"unread": "true", "sort": "last_message"}),
         ("unread + branch", {"unread": "true", "branch": "recoleta"}),
+        ("name, start", {"name": "luc"}),
+        ("name, two words", {"name": "mart góm"}),
+        ("opened on a day a year ago", {"from": day, "to": day}),
+        ("opened in the last week", {"from": week_ago}),
+        ("opened a year ago + status", {"from": day, "to": day, "status": "FACTURADO"}),
+        ("opened a year ago + name", {"from": day, "to": day, "name": "juan"}),
     ]
 
 
@@ -155,13 +164,21 @@ def board_query(params: dict[str, Any], cursor: str | None):
         value = params.get(key)
         return [] if value is None else value if isinstance(value, list) else [value]
 
+    from mostrador.panel_api.filters import name_words, opened_bound
+
+    name, start, end = params.get("name"), params.get("from"), params.get("to")
     return BoardQuery(statuses=listed("status"), types=listed("type"), branches=listed("branch"),
                       topics=listed("topic"), q=params.get("q"), unread=params.get("unread") == "true",
+                      name=name_words(name) if name else [],
+                      opened_from_ms=opened_bound(start, end=False) if start else None,
+                      opened_before_ms=opened_bound(end, end=True) if end else None,
                       sort=params.get("sort", "newest"), cursor=cursor)
 
 
 class Capture:
     """A Database that runs statements on a plain psycopg connection and remembers them."""
+
+    dialect = "postgres"
 
     def __init__(self, conn) -> None:
         self.conn, self.statements = conn, []

@@ -3,7 +3,10 @@ does not know, and the AsyncAPI document lists every type (regenerate with `make
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
+import pkgutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +16,8 @@ from polyfactory.factories.pydantic_factory import ModelFactory
 
 from mostrador.events import REGISTRY, UnknownEventError, new_envelope, parse_envelope
 from mostrador.events.asyncapi import document
+from mostrador.events import schemas
+from mostrador.events.envelope import EventPayload
 from mostrador.events.schemas import ALL_PAYLOADS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,8 +64,37 @@ def test_registry_refuses_a_known_type_with_a_bad_payload():
         parse_envelope(json.dumps(data))
 
 
-def test_asyncapi_document_is_current_and_lists_every_event():
+def defined_payloads() -> set[type[EventPayload]]:
+    """Every event payload class written in the schema modules, found by walking them — not ALL_PAYLOADS,
+    so a class someone forgot to list there is still found."""
+    found: set[type[EventPayload]] = set()
+    for info in pkgutil.iter_modules(schemas.__path__, schemas.__name__ + "."):
+        module = importlib.import_module(info.name)
+        found |= {obj for obj in vars(module).values()
+                  if inspect.isclass(obj) and issubclass(obj, EventPayload) and obj is not EventPayload
+                  and obj.__module__ == module.__name__}
+    pending = list(EventPayload.__subclasses__())  # also any subclass defined outside a module's namespace
+    while pending:
+        cls = pending.pop()
+        pending += cls.__subclasses__()
+        if cls.__module__.startswith(schemas.__name__ + "."):
+            found.add(cls)
+    return found
+
+
+def test_the_walk_finds_every_listed_payload():
+    assert set(ALL_PAYLOADS) <= defined_payloads()  # the walk itself misses nothing it should see
+
+
+def test_asyncapi_document_is_current():
     committed = yaml.safe_load((ROOT / "docs" / "asyncapi.yaml").read_text())
     assert committed == document(), "docs/asyncapi.yaml is stale: run `make asyncapi`"
+
+
+def test_asyncapi_document_lists_every_event_payload_defined_in_the_schemas():
+    committed = yaml.safe_load((ROOT / "docs" / "asyncapi.yaml").read_text())
     addresses = {channel["address"] for channel in committed["channels"].values()}
-    assert addresses == {model.routing_key() for model in REGISTRY}
+    defined = {model.routing_key() for model in defined_payloads()}
+    assert defined - addresses == set(), "defined but not documented: add them to ALL_PAYLOADS, run `make asyncapi`"
+    assert addresses - defined == set(), "documented but no longer defined"
+    assert {model.routing_key() for model in REGISTRY} == defined  # and the wire accepts every one

@@ -60,8 +60,9 @@ def test_an_order_from_hola_to_completo(system):
     greeting = lucia.replies()[0]
     assert "Lucía" in text_of(greeting)
     assert options_of(greeting) == ["Hacer un pedido", "Consultas", "Hablar con operador"]
-    ticket = shop.wait_ticket(1, lambda t: t["status"] == "INCOMPLETO")
+    ticket = shop.wait_ticket(1, lambda t: t["status"] == "INCOMPLETO" and t["missing"])
     assert ticket["type"] == "PEDIDO"
+    assert ticket["missing"] == ["branch", "delivery", "order", "name"]  # from the start, not only once answered
 
     lucia.tap("Hacer un pedido")
     assert "Sucursal Centro" in options_of(lucia.replies()[0])

@@ -150,6 +150,18 @@ async def test_a_stored_photo_becomes_available_to_the_panel(chat):
     assert state.inbound.media.url == "/api/media/stored-1"
 
 
+async def test_a_reaction_is_kept_in_the_conversation_for_the_operator(chat):
+    await chat.customer_writes("hola")
+    reaction = InboundMessage(message_id="wamid.reaction", phone_number_id=PHONE_NUMBER_ID, customer=LUCIA,
+                              timestamp=chat.clock.now(), type="reaction",
+                              reaction={"message_id": "wamid.bot", "emoji": "👍"})
+    await chat.publish(MessageAttached(ticket=chat.ticket(1, "INCOMPLETO"), message=reaction), "tickets")
+    await chat.quiet()
+    kept = chat.latest(str(stable_id("chat", "in", "wamid.reaction")))
+    assert kept is not None and kept.number == 1 and kept.direction == "in"
+    assert (kept.inbound.type, kept.inbound.reaction.emoji) == ("reaction", "👍")
+
+
 async def test_the_scheduler_closing_the_window(chat):
     await chat.customer_writes(status="EN PROCESO")
     await chat.quiet()

@@ -47,12 +47,28 @@ async def test_filters_combine(board):
 
 @pytest.mark.parametrize("params", [{"status": "ABIERTO"}, {"status": "en proceso"}, {"type": "CONSULTA"},
                                     {"sort": "oldest"}, {"limit": 0}, {"limit": 1000}, {"unread": "maybe"},
-                                    {"cursor": "not-a-cursor"}, {"cursor": "WzEsMl0"}])
+                                    {"cursor": "not-a-cursor"}, {"cursor": "WzEsMl0"},
+                                    {"branch": "narnia"}, {"branch": ["centro", "Centro"]}, {"topic": "nada"},
+                                    {"topic": ["reclamo", "estado", "CENTRO"]}])
 async def test_unknown_values_are_422_not_an_empty_list(board, params):
     response = await board.get("/api/tickets", params=params)
     assert response.status_code == 422
     body = response.json()
     assert body["error"] == "invalid" and body["message"]
+
+
+async def test_unknown_branch_or_topic_is_named_and_known_ones_from_the_catalog_filter(board):
+    response = await board.get("/api/tickets", params={"branch": "narnia"})
+    assert response.json()["message"].startswith("branch: unknown branch 'narnia'")
+    response = await board.get("/api/tickets", params={"topic": "nada"})
+    assert response.json()["message"].startswith("topic: unknown topic 'nada'")
+    assert numbers(await board.get("/api/tickets", params={"topic": ["reclamo", "estado"]})) == [7, 5, 3]
+
+
+async def test_a_branch_limited_operator_gets_422_for_an_unknown_branch(panel, board):
+    ana = await panel.operator("ana", branches=["centro"])
+    assert (await ana.get("/api/tickets", params={"branch": "narnia"})).status_code == 422
+    assert (await ana.get("/api/tickets", params={"branch": "palermo"})).status_code == 404  # not hers: as before
 
 
 async def test_search_by_number_and_by_phone_whole_start_and_end(board):

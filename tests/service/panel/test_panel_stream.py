@@ -8,14 +8,18 @@ import contextlib
 import json
 import re
 import time
+from datetime import timedelta
 
 import httpx
 import pytest
 import uvicorn
 
+from mostrador.events.envelope import new_envelope
+from mostrador.events.schemas.scheduler import WindowClosed
 from mostrador.events.schemas.tickets import TicketOpened
+from mostrador.panel_api.handlers import ProjectionHandlers
 from mostrador.panel_api.security import SECURITY_HEADERS
-from tests.service.panel.panel_rig import ADMIN, ADMIN_PW, PASSWORD, conversation, inbound, ticket_state
+from tests.service.panel.panel_rig import ADMIN, ADMIN_PW, PASSWORD, T0, conversation, inbound, ticket_state
 
 pytestmark = pytest.mark.service
 
@@ -183,3 +187,40 @@ def test_ui_code_never_parses_strings_as_html():
         source = path.read_text()
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
             assert sink not in source, (path.name, sink)
+
+
+async def window_closed(panel, state, *, last_inbound, closed) -> None:
+    notice = WindowClosed(customer_key=state.customer.key, ticket_id=state.ticket_id, number=state.number,
+                          last_inbound_at=last_inbound, closed_at=closed)
+    await panel.publish(notice, state.customer.key)
+
+
+async def test_the_schedulers_window_closed_closes_the_chat_and_is_pushed_live(panel):
+    async with http_server(panel.app) as base:
+        admin = await logged_in(base, ADMIN, ADMIN_PW)
+        lucia = await panel.ticket(ticket_state(5, status="EN PROCESO", phone="5491100000005"))
+        await panel.message(inbound(lucia), conversation(lucia))  # wrote at T0: open until T0 + 24 h
+        assert (await admin.get("/api/tickets/5")).json()["window"]["open"] is True
+        async with admin.stream("GET", "/api/stream") as response:
+            events = Events(response)
+            assert (await events.next())[0] == "ready"
+            # A shorter configured window: closed at T0 + 30 min; the panel clock says T0 + 1 h.
+            await window_closed(panel, lucia, last_inbound=T0, closed=T0 + timedelta(minutes=30))
+            pushes = await events.changes_until(lambda s: 5 in numbers_in(s))
+            assert [t["status"] for p in pushes for t in p["tickets"] if t["number"] == 5] == ["EN PROCESO"]
+        window = (await admin.get("/api/tickets/5")).json()["window"]
+        assert window == {"open": False, "closes_at": (T0 + timedelta(minutes=30)).isoformat()}
+        assert (await admin.get("/api/tickets/5/messages")).json()["window"]["open"] is False
+        await admin.aclose()
+
+
+async def test_a_window_closed_notice_older_than_the_customers_last_message_changes_nothing(panel):
+    client = await panel.admin()
+    lucia = await panel.ticket(ticket_state(6, status="EN PROCESO", phone="5491100000006"))
+    wrote_again = conversation(lucia, window_closes=T0 + timedelta(hours=25))  # last wrote at T0 + 1 h
+    await panel.message(inbound(lucia), wrote_again)
+    notice = WindowClosed(customer_key=lucia.customer.key, number=6, last_inbound_at=T0,
+                          closed_at=T0 + timedelta(minutes=30))
+    ProjectionHandlers(panel.views).apply(new_envelope(notice, producer="scheduler", aggregate_id="k"))
+    window = (await client.get("/api/tickets/6")).json()["window"]
+    assert window == {"open": True, "closes_at": (T0 + timedelta(hours=25)).isoformat()}

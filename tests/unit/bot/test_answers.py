@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from botchat import Chat, button_ids, only, replies, reply, row_ids
 
+from mostrador.bot.application import BotApp
 from mostrador.events.schemas.bot import IntakeCancelled, IntakeUpdated
 
 pytestmark = pytest.mark.unit
@@ -143,10 +144,28 @@ def test_an_image_is_acknowledged_for_the_operator(chat):
     assert "imagen" in again.text and again.buttons == question.buttons
 
 
-def test_a_reaction_gets_no_reply(chat):
+def test_a_reaction_gets_a_polite_reply_and_the_same_question(chat):
+    question = at_delivery(chat)
+
+    again = reply(chat.send(type="reaction", reaction={"message_id": "wamid.x", "emoji": "👍"}))
+    assert again.text.startswith("¡Gracias por tu reacción!") and again.text.endswith(question.text)
+    assert again.buttons == question.buttons
+
+
+def test_the_reaction_reply_comes_from_the_configuration(config, clock):
+    texts = config.texts.model_copy(update={"reaction_received": "Thanks for the emoji"})
+    app = BotApp(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, config=config.model_copy(update={"texts": texts}))
+    chat = Chat(app, clock)
     at_delivery(chat)
 
-    assert chat.send(type="reaction", reaction={"message_id": "wamid.x", "emoji": "👍"}) == []
+    again = reply(chat.send(type="reaction", reaction={"message_id": "wamid.x", "emoji": "❤️"}))
+    assert again.text.startswith("Thanks for the emoji")
+
+
+def test_a_reaction_taken_back_gets_no_reply(chat):
+    at_delivery(chat)
+
+    assert chat.send(type="reaction", reaction={"message_id": "wamid.x"}) == []
 
 
 def test_a_sticker_as_the_first_message_still_gets_the_greeting(chat):

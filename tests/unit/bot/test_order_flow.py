@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from botchat import Chat, button_ids, only, reply, row_ids
 
+from mostrador.bot.application import BotApp
 from mostrador.events.schemas.bot import IntakeCompleted, IntakeUpdated
 
 pytestmark = pytest.mark.unit
@@ -219,6 +220,26 @@ def test_the_first_message_can_go_straight_into_the_order(chat):
 
     assert first.kind == "list" and "¡Hola, Lucía!" in first.text
     assert "sucursal_centro" in row_ids(first)
+
+
+def test_the_first_message_tells_the_ticket_every_required_field_is_still_missing(chat):
+    first = only(chat.send("Hola"), IntakeUpdated)
+    assert (first.type, first.branch, first.missing) == ("PEDIDO", None, ["branch", "delivery", "order", "name"])
+
+    assert [p for p in chat.send(tap="hacer_pedido") if isinstance(p, IntakeUpdated)] == []  # nothing changed
+
+
+def test_the_first_message_lists_what_the_configured_order_requires(config, clock):
+    fields = [f for f in config.order_fields if f.id != "name"]
+    app = BotApp(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, config=config.model_copy(update={"order_fields": fields}))
+
+    assert only(Chat(app, clock).send("Hola"), IntakeUpdated).missing == ["branch", "delivery", "order"]
+
+
+def test_a_ticket_an_operator_took_before_the_bot_spoke_gets_no_intake(chat):
+    chat.status = "EN PROCESO"
+
+    assert chat.send("Hola") == []
 
 
 def test_the_intake_update_tells_the_panel_what_is_missing(chat):

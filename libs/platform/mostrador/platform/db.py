@@ -58,6 +58,10 @@ def _as_dict(cursor: Any, row: Any) -> dict[str, Any]:
     return {d[0]: v for d, v in zip(cursor.description, row, strict=True)}
 
 
+def _lower_unicode(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 class Database:
     dialect: str
 
@@ -100,6 +104,8 @@ class SqliteDatabase(Database):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            # SQLite's lower() folds ASCII only ("Álvarez" stays); this one folds like PostgreSQL's.
+            conn.create_function("lower_unicode", 1, _lower_unicode, deterministic=True)
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)

@@ -42,7 +42,8 @@ class BotApp(ServiceApplication):
                                             customer=customer, at=now)
             elif conversation.has_handled(message.message_id):
                 return []
-            turn = decide(self.config, conversation.state, ticket, message)
+            turn = decide(self.config, conversation.state, ticket, message,
+                          intake_sent=conversation.intake is not None)
             conversation.take_turn(message.message_id, now, customer, turn)
             return [conversation]
 

@@ -141,6 +141,7 @@ class Texts(Model):
     invalid_text: Body
     unsupported: Body
     image_received: Body
+    reaction_received: Body
     cancelled: Body
     waiting_operator: Body
     footer: str = Field(default="", max_length=FOOTER)  # under every button/list message; "" for none

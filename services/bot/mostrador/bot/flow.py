@@ -4,10 +4,12 @@ Pure: no clock, no I/O, no ids — the same inputs always give the same Turn, wh
 aggregate stores. The order of checks is the product's rules:
   1. the ticket's status decides whether the bot speaks at all (EN PROCESO and final: never;
      COMPLETO, or intake already confirmed: one "a person will answer soon", then silence);
-  2. reactions say nothing; `cancelar` cancels and `menú` starts over, at any step;
+  2. system notices (and a reaction taken back) say nothing; `cancelar` cancels and `menú` starts
+     over, at any step;
   3. the first message greets (and goes straight in when it says what it wants);
   4. a tap on any menu button, even on an old message, starts that option;
-  5. what the bot cannot read gets a polite note and the same question again;
+  5. a reaction, an image or what the bot cannot read gets a polite note and the same question again
+     (the message itself is in the chat for the operator either way);
   6. otherwise the current step reads the answer (flow_order / flow_help).
 """
 
@@ -25,9 +27,11 @@ from mostrador.events.schemas.ingest import InboundMessage
 from mostrador.events.schemas.tickets import TicketDetails, TicketState
 
 
-def decide(cfg: BotConfig, state: ConversationState, ticket: TicketState, message: InboundMessage) -> Turn:
+def decide(cfg: BotConfig, state: ConversationState, ticket: TicketState, message: InboundMessage, *,
+           intake_sent: bool = False) -> Turn:
+    """``intake_sent``: this conversation already told the ticket its intake (else this turn does)."""
     turn = _respond(Ctx(cfg, ticket, state), read_answer(message))
-    return _with_intake(cfg, state, turn)
+    return _with_intake(cfg, state, turn, first=not intake_sent and ticket.status == "INCOMPLETO")
 
 
 def _respond(ctx: Ctx, answer: Answer) -> Turn:
@@ -54,6 +58,8 @@ def _respond(ctx: Ctx, answer: Answer) -> Turn:
         return flow_help.choose(ctx, action)
     if answer.kind == "image":
         return reask(ctx, cfg.texts.image_received)
+    if answer.kind == "reaction":
+        return reask(ctx, cfg.texts.reaction_received)
     if answer.kind == "unreadable":
         return reask(ctx, cfg.texts.unsupported)
     if flow_order.is_order_step(state.step):
@@ -102,11 +108,13 @@ def intake_view(cfg: BotConfig, state: ConversationState) -> dict[str, Any]:
             "missing": missing}
 
 
-def _with_intake(cfg: BotConfig, before: ConversationState, turn: Turn) -> Turn:
-    if turn.cancelled:
+def _with_intake(cfg: BotConfig, before: ConversationState, turn: Turn, *, first: bool) -> Turn:
+    """Publish the intake when it changed — and on the ticket's first turn, so a new ticket shows
+    what is still missing from the start (it opens with nothing captured and nothing listed)."""
+    if turn.cancelled or before.outcome == "cancelled":
         return turn
     after = intake_view(cfg, turn.state)
-    if turn.completed or after != intake_view(cfg, before):
+    if turn.completed or first or after != intake_view(cfg, before):
         return replace(turn, intake=after)
     return turn
 

@@ -17,7 +17,7 @@ from typing import Any
 from mostrador.events.schemas.ingest import InboundMessage
 
 UNREADABLE = {"audio", "video", "document", "sticker", "contacts", "order", "unsupported", "unknown"}
-SILENT = {"reaction", "system"}  # a 👍 or a number change is not a turn: answering would be noise
+SILENT = {"system"}  # a number change is not the customer talking: answering would be noise
 
 
 def normalize(text: str | None) -> str:
@@ -38,7 +38,7 @@ class Option:
 
 @dataclass(frozen=True)
 class Answer:
-    kind: str  # text | reply | location | image | unreadable | silent
+    kind: str  # text | reply | location | image | reaction | unreadable | silent
     text: str = ""
     reply_id: str | None = None
     location: dict[str, Any] | None = None
@@ -51,6 +51,10 @@ class Answer:
 def read_answer(message: InboundMessage) -> Answer:
     if message.type in SILENT:
         return Answer("silent")
+    if message.type == "reaction":
+        # Taking a reaction back (no emoji) is not worth a reply; a 👍 gets a polite one.
+        emoji = message.reaction.emoji if message.reaction else None
+        return Answer("reaction", text=emoji or "") if emoji else Answer("silent")
     if message.interactive is not None and message.interactive.kind in ("button_reply", "list_reply"):
         return Answer("reply", text=message.interactive.title or "", reply_id=message.interactive.id)
     if message.type == "location" and message.location is not None:

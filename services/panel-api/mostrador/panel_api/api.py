@@ -21,6 +21,7 @@ from mostrador.panel_api import present
 from mostrador.panel_api.auth import Principal, principal
 from mostrador.panel_api.board import BadCursor, BoardQuery, list_tickets
 from mostrador.panel_api.catalog import Catalog
+from mostrador.panel_api.filters import BadDate, name_words, opened_bound
 from mostrador.panel_api.models import (
     AcceptedOut,
     BranchOut,
@@ -58,6 +59,28 @@ class Commands:
         return unwrap_reply(reply)
 
 
+def known_values(name: str, wanted: list[str] | None, known: set[str]) -> None:
+    """An unknown branch or topic is a 422, like an unknown status, not an empty page. The ids are the
+    bot's catalog, which customers pick from, so telling "no such branch" leaks nothing; a branch outside
+    the caller's scope is still a 404. No catalog (the bot config failed to load): nothing to check."""
+    unknown = sorted(set(wanted or []) - known) if known else []
+    if unknown:
+        raise ApiError(422, "invalid", f"{name}: unknown {name} {unknown[0]!r} (see /api/{name}s)")
+
+
+def opened_range(start: str | None, end: str | None) -> tuple[int | None, int | None]:
+    """from/to as [from_ms, before_ms): 422 for a value that is not an ISO date or datetime, or a range
+    that ends before it starts."""
+    try:
+        lo = opened_bound(start, end=False) if start else None
+        hi = opened_bound(end, end=True) if end else None
+    except BadDate as exc:
+        raise ApiError(422, "invalid", str(exc)) from None
+    if lo is not None and hi is not None and hi <= lo:
+        raise ApiError(422, "invalid", "from/to: 'to' is before 'from'")
+    return lo, hi
+
+
 def tickets_router(views: PanelViews, commands: Commands, catalog: Catalog, clock, route_class: type,
                    fetch_media: MediaFetch) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["tickets"], route_class=route_class, dependencies=DOCUMENT_AUTH,
@@ -85,17 +108,31 @@ def tickets_router(views: PanelViews, commands: Commands, catalog: Catalog, cloc
         branch: Annotated[list[Annotated[str, Query(max_length=100)]] | None, Query(max_length=50)] = None,
         topic: Annotated[list[Annotated[str, Query(max_length=100)]] | None, Query(max_length=50)] = None,
         q: Annotated[str | None, Query(max_length=40, description="ticket number or phone (whole, start or end)")] = None,
+        name: Annotated[str | None, Query(max_length=100, description=(
+            "customer's name, any case: it starts with the first word and each next word starts a later "
+            "word of it (\"luc\", \"lucía fer\", \"luc fer\")"))] = None,
+        from_: Annotated[str | None, Query(alias="from", max_length=40, description=(
+            "opened at or after: an ISO date (from its start) or datetime; UTC unless it has an offset"))] = None,
+        to: Annotated[str | None, Query(max_length=40, description=(
+            "opened at or before: an ISO date (through its end) or datetime; UTC unless it has an offset"))] = None,
         unread: bool = False,
         sort: Literal["newest", "last_message"] = "newest",
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
     ) -> TicketPage:
         scope = principal(request).user.scope
+        known_values("branch", branch, catalog.branch_ids())
+        known_values("topic", topic, catalog.topic_ids())
         for wanted in branch or []:
             if not in_scope(wanted, scope):
                 raise not_found(f"branch {wanted}")
+        words = name_words(name) if name is not None else []
+        if name is not None and not words:
+            raise ApiError(422, "invalid", "name: type at least one letter or digit")
+        opened_from, opened_before = opened_range(from_, to)
         query = BoardQuery(statuses=list(status or []), types=list(type or []), branches=branch or [],
-                           topics=topic or [], q=q, unread=unread, sort=sort, limit=limit, cursor=cursor,
+                           topics=topic or [], q=q, name=words, opened_from_ms=opened_from,
+                           opened_before_ms=opened_before, unread=unread, sort=sort, limit=limit, cursor=cursor,
                            allowed_branches=scope)
         try:
             page = await asyncio.to_thread(list_tickets, views.db, query)

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from mostrador.panel_api.filters import name_match
 from mostrador.platform.db import Database
 
 COUNT_CAP = 1000
@@ -21,6 +22,9 @@ class BoardQuery:
     branches: list[str] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
     q: str | None = None
+    name: list[str] = field(default_factory=list)  # lower-case words (filters.name_words)
+    opened_from_ms: int | None = None  # inclusive
+    opened_before_ms: int | None = None  # exclusive
     unread: bool = False
     sort: str = "newest"  # newest | last_message
     limit: int = 50
@@ -64,7 +68,7 @@ def _prefix_range(column: str, prefix: str, name: str, params: dict[str, Any]) -
     return f"({column} >= %({name}_lo)s AND {column} < %({name}_hi)s)"
 
 
-def where_clause(query: BoardQuery) -> tuple[list[str], dict[str, Any]]:
+def where_clause(query: BoardQuery, dialect: str) -> tuple[list[str], dict[str, Any]]:
     where: list[str] = []
     params: dict[str, Any] = {}
     if query.allowed_branches is not None:
@@ -75,6 +79,14 @@ def where_clause(query: BoardQuery) -> tuple[list[str], dict[str, Any]]:
             where.append(_in(column, values, prefix, params))
     if query.unread:
         where.append("unread > 0")
+    if query.name:
+        where.append(name_match(query.name, dialect, params))
+    if query.opened_from_ms is not None:
+        params["from_ms"] = query.opened_from_ms
+        where.append("opened_ms >= %(from_ms)s")
+    if query.opened_before_ms is not None:
+        params["before_ms"] = query.opened_before_ms
+        where.append("opened_ms < %(before_ms)s")
     if query.q:
         digits = "".join(ch for ch in query.q if ch.isdigit())
         if not digits:
@@ -92,7 +104,7 @@ def where_clause(query: BoardQuery) -> tuple[list[str], dict[str, Any]]:
 
 
 def list_tickets(db: Database, query: BoardQuery) -> dict[str, Any]:
-    where, params = where_clause(query)
+    where, params = where_clause(query, db.dialect)
     count_where = list(where)
     if query.sort == "last_message":
         order, keys = "last_message_ms DESC, number DESC", ["last_message_ms", "number"]

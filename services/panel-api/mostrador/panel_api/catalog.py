@@ -19,6 +19,9 @@ class Catalog:
     def branch_ids(self) -> set[str]:
         return {b.id for b in self.branches}
 
+    def topic_ids(self) -> set[str]:
+        return {t.id for t in self.topics}
+
 
 def load_catalog(bot_config_path) -> Catalog:
     """The bot config's branches and topics. A broken or missing config must not take the panel

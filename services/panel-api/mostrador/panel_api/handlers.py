@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from mostrador.events.envelope import Envelope
-from mostrador.events.schemas import chat, tickets
+from mostrador.events.schemas import chat, scheduler, tickets
 from mostrador.panel_api.views import PanelViews
 
 
@@ -25,3 +25,6 @@ class ProjectionHandlers:
             self.views.apply_message_and_conversation(payload.message, payload.conversation)
         elif isinstance(payload, chat.ConversationRead):
             self.views.apply_conversation(payload.conversation)
+        elif isinstance(payload, scheduler.WindowClosed):
+            self.views.apply_window_closed(payload.customer_key, payload.last_inbound_at, payload.closed_at,
+                                           payload.number)

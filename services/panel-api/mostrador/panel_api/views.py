@@ -51,6 +51,16 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS media (media_id TEXT PRIMARY KEY, message_id TEXT NOT NULL, number BIGINT)",
 ]
 
+# The Nombre and Fecha filters. PostgreSQL: byte-wise name keys, so LIKE 'prefix%' (filters.NAME_KEY) is a
+# range whatever the collation; INCLUDE (name) makes the capped count of a common name an index-only scan;
+# the name in the Fecha index too, so a day plus a common name reads that day's entries, not every «Juan»
+# (bench B4). SQLite folds case in Python (lower_unicode), which no index can use: embedded tables are small.
+POSTGRES_SCHEMA = [
+    "CREATE INDEX IF NOT EXISTS tickets_name ON tickets (lower(name) text_pattern_ops) INCLUDE (name)",
+    "CREATE INDEX IF NOT EXISTS tickets_opened ON tickets (opened_ms, lower(name) text_pattern_ops)",
+]
+SQLITE_SCHEMA = ["CREATE INDEX IF NOT EXISTS tickets_opened ON tickets (opened_ms)"]
+
 
 # Upsert guarded by version: a duplicate or older state changes nothing.
 UPSERT_TICKET = """INSERT INTO tickets (number, ticket_id, version, customer_key, phone, phone_rev, name, type, status, branch,
@@ -73,7 +83,7 @@ def ms(value: datetime | None) -> int | None:
 class PanelViews:
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.migrate(SCHEMA)
+        db.migrate(SCHEMA + (POSTGRES_SCHEMA if db.dialect == "postgres" else SQLITE_SCHEMA))
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def _notify(self, change: dict[str, Any]) -> None:
@@ -152,6 +162,23 @@ class PanelViews:
                           WHERE customer_key = %(customer_key)s
                             AND (unread <> 0 OR number = %(number)s)""", row)
         return changed
+
+    def apply_window_closed(self, customer_key: str, last_inbound_at: datetime, closed_at: datetime,
+                            number: int | None) -> bool:
+        """The scheduler's word that the customer's 24 h window closed: the conversation says so from
+        now on, and an open chat is told at once instead of waiting for its own countdown. A notice
+        about an older message (the customer wrote since, the window is open again) changes nothing."""
+        params = {"k": customer_key, "last": ms(last_inbound_at), "closed": ms(closed_at)}
+        with self.db.transaction() as tx:
+            row = tx.one("SELECT number, last_inbound_ms FROM conversations WHERE customer_key = %(k)s", params)
+            if row is not None and row["last_inbound_ms"] is not None and row["last_inbound_ms"] > params["last"]:
+                return False
+            # No version to compare: only ever bring the closing time forward, so a replay is harmless.
+            tx.execute("""UPDATE conversations SET window_closes_ms = %(closed)s WHERE customer_key = %(k)s
+                            AND (window_closes_ms IS NULL OR window_closes_ms > %(closed)s)""", params)
+        current = row["number"] if row is not None and row["number"] is not None else number
+        self._notify({"kind": "window", "customer_key": customer_key, "number": current})
+        return True
 
     def _notify_conversation(self, conv: ConversationState) -> None:
         self._notify({"kind": "conversation", "customer_key": conv.customer.key, "number": conv.number,

@@ -4,6 +4,7 @@
 import { api } from './api.js';
 import { renderDetails } from './details.js';
 import { $, h, statusClass, toast } from './dom.js';
+import { initHeaderFilters, nameMatches, openedMatches, openedParams, syncHeaderFilters } from './filters.js';
 import { formatDateTime, onLangChange, t } from './i18n.js';
 
 export const STATUSES = ['INCOMPLETO', 'COMPLETO', 'EN PROCESO', 'FACTURADO', 'CANCELADO', 'RESUELTO', 'NO CONTESTA', 'VENCIDO'];
@@ -15,7 +16,8 @@ const TRANSITIONS = {
 };
 const PAGE = 50;
 
-const filters = { status: [], type: '', branch: '', topic: '', q: '', unread: false, sort: 'newest' };
+const NO_FILTERS = { status: [], type: '', branch: '', topic: '', q: '', name: '', from: '', to: '', unread: false };
+const filters = { ...NO_FILTERS, sort: 'newest' };
 let items = [];
 let cursor = null;
 let total = 0;
@@ -36,8 +38,9 @@ export function initBoard(context) {
     reload();
   });
   $('#clear-filters').addEventListener('click', () => {
-    Object.assign(filters, { status: [], type: '', branch: '', topic: '', q: '', unread: false });
+    Object.assign(filters, NO_FILTERS);
     $('#search').value = '';
+    syncHeaderFilters(filters);
     buildFilters();
     syncToggles();
     reload();
@@ -48,7 +51,8 @@ export function initBoard(context) {
     timer = setTimeout(() => { filters.q = event.target.value.trim(); reload(); }, 300);
   });
   $('#search-phone').addEventListener('click', () => $('#search').focus());
-  onLangChange(() => { buildFilters(); render(); });
+  initHeaderFilters(filters, reload);
+  onLangChange(() => { buildFilters(); syncHeaderFilters(filters); render(); });
 }
 
 function select(el, options, value, allLabel) {
@@ -94,7 +98,7 @@ export async function reload() { await load(true); }
 
 async function load(fresh) {
   const mine = fresh ? ++generation : generation;
-  const params = { ...filters, limit: PAGE, cursor: fresh ? null : cursor, sort: filters.sort };
+  const params = { ...filters, ...openedParams(filters), limit: PAGE, cursor: fresh ? null : cursor, sort: filters.sort };
   try {
     const page = await api('/api/tickets', { params });
     if (mine !== generation) return; // a newer query replaced this one
@@ -122,6 +126,8 @@ function matches(item) {
   if (filters.branch && item.branch !== filters.branch) return false;
   if (filters.topic && item.topic !== filters.topic) return false;
   if (filters.unread && !(item.unread > 0)) return false;
+  if (filters.name && !nameMatches(item.name, filters.name)) return false;
+  if ((filters.from || filters.to) && !openedMatches(item.opened_at, filters)) return false;
   if (filters.q) {
     const digits = filters.q.replace(/\D/g, '');
     const phone = item.phone || '';

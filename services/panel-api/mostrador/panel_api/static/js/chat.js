@@ -129,7 +129,8 @@ function composer() {
   const resumeButton = $('#chat-resume');
   const win = current.window || current.ticket.window || { open: false, closes_at: null };
   const closesAt = win.closes_at ? Date.parse(win.closes_at) : null;
-  const open = closesAt !== null && Date.now() + skew < closesAt;
+  // The server's word wins (the scheduler said it closed); the countdown only closes it on time.
+  const open = win.open !== false && closesAt !== null && Date.now() + skew < closesAt;
   const inProcess = current.ticket.status === 'EN PROCESO';
   const writable = inProcess && open;
   input.disabled = !writable;
