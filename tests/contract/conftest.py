@@ -22,10 +22,13 @@ def make_bus(request, bus_namespace):
         url = request.getfixturevalue("amqp_url")
         from mostrador.events.rabbit import RabbitBus
 
-        def factory(**kwargs):
-            bus = RabbitBus(url, name="contract", namespace=bus_namespace, retry_backoff=0.01, **kwargs)
+        def factory(*, via: str | None = None, **kwargs):
+            """``via``: another URL for the same broker (a TcpProxy in front of it)."""
+            bus = RabbitBus(via or url, name="contract", namespace=bus_namespace, retry_backoff=0.01, **kwargs)
             created.append(bus)
             return bus
+
+        factory.url = url
 
     factory.kind = request.param
     yield factory
