@@ -22,7 +22,27 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class SlidingWindow:
+class _Slots:
+    """What both limiters share: reserve() gives the wait for the next slot; hold() pushes slots back."""
+
+    _clock: Clock
+    _sleep: Sleep
+    _hold_until: float
+
+    def reserve(self) -> float:
+        raise NotImplementedError
+
+    async def acquire(self) -> None:
+        wait = self.reserve()
+        if wait > 0:
+            await self._sleep(wait)
+
+    def hold(self, seconds: float) -> None:
+        """No slot before ``seconds`` from now (the server told us to back off)."""
+        self._hold_until = max(self._hold_until, self._clock() + seconds)
+
+
+class SlidingWindow(_Slots):
     """At most ``limit`` slots in any ``window`` seconds."""
 
     def __init__(self, limit: int, window: float = 1.0, *, clock: Clock = time.monotonic,
@@ -52,17 +72,8 @@ class SlidingWindow:
         self._slots.append(slot)
         return slot - now
 
-    async def acquire(self) -> None:
-        wait = self.reserve()
-        if wait > 0:
-            await self._sleep(wait)
 
-    def hold(self, seconds: float) -> None:
-        """No slot before ``seconds`` from now (the server told us to back off)."""
-        self._hold_until = max(self._hold_until, self._clock() + seconds)
-
-
-class TokenBucket:
+class TokenBucket(_Slots):
     """``rate`` tokens per second, at most ``burst`` at once (GCRA: "theoretical arrival time")."""
 
     def __init__(
@@ -85,15 +96,6 @@ class TokenBucket:
         slot = max(start, arrival - self.tolerance)
         self._arrival = arrival + self.interval
         return slot - now
-
-    async def acquire(self) -> None:
-        wait = self.reserve()
-        if wait > 0:
-            await self._sleep(wait)
-
-    def hold(self, seconds: float) -> None:
-        """No slot before ``seconds`` from now (the server told us to back off)."""
-        self._hold_until = max(self._hold_until, self._clock() + seconds)
 
     def idle(self) -> bool:
         """True when the bucket is full again and holds nothing: it can be dropped and recreated."""
