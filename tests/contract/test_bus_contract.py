@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 
 from mostrador.events.bus import CommandError, PublishError, Reject, RequestTimeout, unwrap_reply
 from mostrador.events.envelope import new_envelope
 from mostrador.events.schemas.scheduler import ExpiryDue, WindowClosed
+from tests.polling import until
+
+eventually = partial(until, timeout=10.0)
 
 pytestmark = pytest.mark.timeout(60)
 NOW = datetime(2026, 9, 15, 12, 0, tzinfo=UTC)
@@ -24,13 +28,6 @@ def window(key: str = "5491100000001"):
     return new_envelope(WindowClosed(customer_key=key, last_inbound_at=NOW, closed_at=NOW),
                         producer="scheduler", aggregate_id=key)
 
-
-async def eventually(predicate, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 async def test_routing_by_topic(make_bus):

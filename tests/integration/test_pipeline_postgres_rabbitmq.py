@@ -19,6 +19,7 @@ from mostrador.platform.db import PostgresDatabase
 from mostrador.platform.esapp import eventsourcing_env
 from mostrador.tickets.application import TicketsApp
 from mostrador.tickets.outbound import to_integration
+from tests.polling import until
 
 pytestmark = pytest.mark.timeout(120)
 T0 = datetime(2026, 9, 15, 12, 0, tzinfo=UTC)
@@ -26,10 +27,7 @@ OPERATOR = {"kind": "operator", "id": "ana"}
 
 
 async def eventually(predicate, timeout=30.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await asyncio.to_thread(predicate):
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.1)
+    return await until(predicate, timeout, in_thread=True)  # the predicate reads PostgreSQL
 
 
 async def test_relay_crash_republishes_and_the_board_applies_each_change_once(

@@ -11,6 +11,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from functools import partial
 
 import aio_pika
 import httpx
@@ -22,6 +23,9 @@ from mostrador.ingest.webhook import envelopes_for
 from mostrador.platform.clock import SystemClock
 from mostrador.whatsapp.webhook import parse_webhook
 from tests.e2e.harness import ROOT, text_message
+from tests.polling import until
+
+eventually = partial(until, timeout=30.0)
 
 pytestmark = pytest.mark.timeout(120)
 POISON, GOOD = "wamid.POISON-R", "wamid.GOOD-R"
@@ -42,13 +46,6 @@ def dlq_cli(amqp_url: str, namespace: str, *args: str) -> str:
     assert out.returncode == 0, out.stderr
     return out.stdout
 
-
-async def eventually(check, timeout: float = 30.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (result := await check()):
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.1)
-    return result
 
 
 def message_envelope(wamid: str, phone: str):

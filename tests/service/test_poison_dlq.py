@@ -6,10 +6,10 @@ An envelope that cannot even be parsed goes to the dead letters at once, and is 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
+from functools import partial
 
 import httpx
 import pytest
@@ -18,6 +18,9 @@ from prometheus_client import REGISTRY
 from mostrador.events.envelope import stable_id
 from mostrador.events.schemas.ingest import MessageReceived
 from tests.e2e.harness import ADMIN, APP_SECRET, ROOT, sign, text_message
+from tests.polling import until
+
+eventually = partial(until, timeout=20.0)
 
 pytestmark = pytest.mark.timeout(120)
 POISON, GOOD = "wamid.POISON-1", "wamid.GOOD-1"
@@ -43,13 +46,6 @@ def dlq_cli(tmp_path, *args: str) -> str:
     assert out.returncode == 0, out.stderr
     return out.stdout
 
-
-async def eventually(check, timeout: float = 20.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (result := await check()):
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
-    return result
 
 
 async def post(client: httpx.AsyncClient, wamid: str, phone: str) -> httpx.Response:

@@ -3,7 +3,6 @@ ticket, and the bot's first turn tells that ticket which required fields are sti
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -18,6 +17,7 @@ from mostrador.platform.http import start_all, stop_all
 from mostrador.platform.service import Context
 from mostrador.platform.settings import Settings
 from mostrador.tickets.service import build as build_tickets
+from tests.polling import until
 
 pytestmark = pytest.mark.service
 T0 = datetime(2026, 9, 15, 12, 0, tzinfo=UTC)
@@ -48,13 +48,6 @@ async def shop(tmp_path):
     await observer.stop()
     await stop_all(bus, services)
 
-
-async def until(predicate, timeout: float = 5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (value := predicate()):
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-    return value
 
 
 def details_changes(shop) -> list:

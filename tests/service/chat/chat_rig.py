@@ -23,28 +23,25 @@ from mostrador.events.memory import InMemoryBroker, InMemoryBus
 from mostrador.events.schemas.bot import ReplyRequested
 from mostrador.events.schemas.common import Customer, OutboundContent
 from mostrador.events.schemas.ingest import InboundMessage, StatusReceived
-from mostrador.events.schemas.tickets import MessageAttached, StatusChange, StatusChanged, TicketOpened, TicketState
+from mostrador.events.schemas.tickets import (
+    MessageAttached,
+    StatusChange,
+    StatusChanged,
+    TicketOpened,
+    TicketState,
+)
 from mostrador.platform.clock import FakeClock
 from mostrador.platform.service import Context
 from mostrador.platform.settings import Settings
 from mostrador.whatsapp.fakegraph import create_fake_graph
 from mostrador.whatsapp.fakegraph_payloads import PHONE_NUMBER_ID, encode
 from mostrador.whatsapp.webhook import parse_webhook
+from tests.polling import until
 
 T0 = datetime.now(UTC).replace(microsecond=0)  # the fake Graph stamps statuses with the wall clock
 LUCIA = Customer(key="5491100000001", wa_id="5491100000001", name="Lucía Fernández")
 OPERATOR = {"kind": "operator", "id": "u1", "name": "Ana"}
 
-
-async def until(predicate, timeout: float = 5.0, what: str = "condition"):
-    """Poll (no fixed sleeps) until ``predicate()`` is truthy; return its value."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
 
 
 @dataclass

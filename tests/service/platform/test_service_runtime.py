@@ -4,7 +4,6 @@ checks fail, and after stop), Prometheus /metrics, and the context on the JSON l
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import io
 import json
@@ -26,6 +25,7 @@ from mostrador.platform.clock import FakeClock
 from mostrador.platform.http import create_app
 from mostrador.platform.service import Context
 from mostrador.platform.settings import Settings
+from tests.polling import until
 
 T0 = datetime(2026, 9, 15, 12, 0, tzinfo=UTC)
 SERVICES = ["ingest", "bot", "tickets", "chat", "scheduler", "panel_api"]
@@ -59,13 +59,6 @@ def received(wamid: str):
     return new_envelope(ingest.MessageReceived(message=message), producer="ingest", aggregate_id=event_id,
                         event_id=event_id)
 
-
-async def until(predicate, timeout: float = 5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (value := await predicate()):
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-    return value
 
 
 @pytest.mark.parametrize("name", SERVICES)
