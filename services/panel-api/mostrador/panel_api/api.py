@@ -40,6 +40,13 @@ from mostrador.panel_api.views import PanelViews
 Number = Annotated[int, Path(ge=1, le=2**53)]
 MediaFetch = Callable[[str], Awaitable[tuple[bytes, str] | None]]
 SAFE_MEDIA = ("image/", "audio/", "video/", "application/pdf")
+# Every type GET /api/media can answer with: the safe ones as stored, anything else as a download.
+MEDIA_RESPONSE = {
+    "description": "the stored media: images, audio, video and PDFs as stored; any other type as an "
+                   "application/octet-stream attachment",
+    "content": {media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in ("image/*", "audio/*", "video/*", "application/pdf", "application/octet-stream")},
+}
 
 
 def in_scope(branch: str | None, scope: list[str] | None) -> bool:
@@ -214,8 +221,7 @@ def tickets_router(views: PanelViews, commands: Commands, catalog: Catalog, cloc
     async def topics() -> list[TopicOut]:
         return catalog.topics
 
-    @router.get("/media/{media_id}", response_class=Response,
-                responses={200: {"content": {"image/*": {}}, "description": "the stored media"}})
+    @router.get("/media/{media_id}", response_class=Response, responses={200: MEDIA_RESPONSE})
     async def media(media_id: Annotated[str, Path(max_length=200)], request: Request) -> Response:
         number = await asyncio.to_thread(views.media_ticket, media_id)
         if number is None:
