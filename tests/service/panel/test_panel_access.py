@@ -92,6 +92,18 @@ async def test_the_last_active_admin_cannot_be_removed(panel):
         assert response.status_code == 409 and response.json()["error"] == "last_admin"
 
 
+@pytest.mark.parametrize("change", [{"active": 0}, {"active": "false"}, {"unrestricted": 1}, {"unrestricted": "true"},
+                                    {"role": ["admin"]}, {"display_name": 7}, {"branches": "centro"}])
+async def test_wrong_typed_values_are_422_not_coerced(panel, change):
+    """Found by the schema fuzzer: ``"active": 0`` was taken as false and deactivated the user."""
+    admin = await panel.admin()
+    await panel.operator("ana", branches=["centro"])
+    response = await admin.patch("/api/admin/users/ana", json=change)
+    assert response.status_code == 422 and response.json()["error"] == "invalid", response.text
+    assert panel.users.get("ana").active and panel.users.get("ana").branches == ["centro"]
+    assert panel.users.get("ana").display_name == "Ana" and panel.users.get("ana").role == "operator"
+
+
 @pytest.fixture
 async def two_branches(panel):
     """Ticket 1 in centro, 2 in palermo, 3 without a branch yet; ana works centro only."""

@@ -131,6 +131,33 @@ async def test_a_command_nobody_answers_is_504_and_a_dead_bus_503(panel, taken):
     assert down.status_code == 503 and down.json()["error"] == "unavailable"
 
 
+COMMAND_ROUTES = [("tickets", "change_status", "/api/tickets/5/status", {"status": "FACTURADO"}),
+                  ("chat", "send_text", "/api/tickets/5/messages", {"text": "hola"}),
+                  ("chat", "resume", "/api/tickets/5/resume", None),
+                  ("chat", "retry", "/api/tickets/5/messages/m-1/retry", None),
+                  ("chat", "mark_read", "/api/tickets/5/read", None)]
+
+
+@pytest.mark.parametrize("service, command, url, body", COMMAND_ROUTES)
+async def test_a_command_the_service_fails_on_is_a_documented_502(panel, taken, service, command, url, body):
+    """The owner's bug comes back as internal_error (500) over the bus: that is a bad gateway for the panel,
+    and /openapi.json must list it next to the 503 and 504 of the same routes."""
+    state, admin = taken
+    await panel.message(outbound(state, OutboundContent(kind="text", text="x"), status="failed", message_id="m-1"),
+                        conversation(state, version=2))
+
+    def crash(body):
+        raise RuntimeError("the handler has a bug")
+
+    getattr(panel, service).answers[command] = crash
+    response = await admin.post(url, json=body)
+    assert response.status_code == 502, response.text
+    assert response.json()["error"] == "internal_error" and set(response.json()) <= {"error", "message", "details"}
+    template = url.replace("/5/", "/{number}/").replace("/m-1/", "/{message_id}/")
+    documented = panel.app.openapi()["paths"][template]["post"]["responses"]
+    assert {"502", "503", "504"} <= set(documented), sorted(documented)
+
+
 async def test_the_conversation_shows_every_kind_of_message(panel, taken):
     state, admin = taken
     await panel.message(inbound(state, None, type="image", media=Media(id="media-1", mime_type="image/jpeg",
@@ -175,3 +202,19 @@ async def test_media_is_served_only_for_visible_tickets(panel, taken):
     assert (await admin.get("/api/media/unknown")).status_code == 404
     palermo = await panel.operator("pia", branches=["palermo"])
     assert (await palermo.get("/api/media/media-9")).status_code == 404
+
+
+@pytest.mark.parametrize("stored, served", [("image/jpeg", "image/jpeg"), ("audio/ogg", "audio/ogg"),
+                                            ("video/mp4", "video/mp4"), ("application/pdf", "application/pdf"),
+                                            ("text/html", "application/octet-stream")])
+async def test_every_media_type_served_is_one_the_schema_documents(panel, taken, stored, served):
+    """Found by the schema fuzzer: /openapi.json documented only image/*, so a voice note was off-schema."""
+    state, admin = taken
+    await panel.message(inbound(state, None, type="document", media=Media(id="media-x", mime_type=stored)),
+                        conversation(state, version=3))
+    panel.media["media-x"] = (b"bytes", stored)
+    response = await admin.get("/api/media/media-x")
+    assert response.status_code == 200 and response.headers["content-type"] == served
+    documented = panel.app.openapi()["paths"]["/api/media/{media_id}"]["get"]["responses"]["200"]["content"]
+    main = served.split("/")[0]
+    assert served in documented or f"{main}/*" in documented, sorted(documented)

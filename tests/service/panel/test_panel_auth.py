@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from mostrador.panel_api.auth import UNSAFE_METHODS
 from mostrador.panel_api.service import first_admin_notice, first_admin_password
 from mostrador.panel_api.users import UserStore
 from mostrador.platform.clock import FakeClock
@@ -101,6 +104,25 @@ async def test_csrf_is_required_for_cookie_writes_but_not_for_bearer(panel):
     response = await bearer.post("/api/admin/users", json={**create, "username": "carla"},
                                  headers={"Authorization": f"Bearer {client.bearer}"})
     assert response.status_code == 201
+
+
+async def test_every_cookie_write_without_the_csrf_token_is_a_documented_403(panel):
+    """The route class refuses it on every unsafe /api route but the login; /openapi.json must say so on
+    each (POST /api/auth/logout did not)."""
+    client = await panel.admin()
+    client.headers.pop("X-CSRF-Token")
+    seen = 0
+    for path, operations in panel.app.openapi()["paths"].items():
+        for method, operation in operations.items():
+            if not path.startswith("/api") or method.upper() not in UNSAFE_METHODS or path == "/api/auth/login":
+                continue
+            url = re.sub(r"\{[^}]+\}", lambda m: "1" if m.group(0) == "{number}" else "x1", path)
+            response = await client.request(method.upper(), url, json={})
+            assert response.status_code == 403 and response.json()["error"] == "csrf_failed", (method, path)
+            assert "403" in operation["responses"], (method, path)
+            seen += 1
+    assert seen >= 11
+    assert (await client.get("/api/auth/me")).status_code == 200  # the refused logout closed nothing
 
 
 async def test_bad_or_unknown_bearer_is_401(panel):

@@ -38,8 +38,18 @@ from mostrador.panel_api.routing import DOCUMENT_AUTH, ApiError, error_responses
 from mostrador.panel_api.views import PanelViews
 
 Number = Annotated[int, Path(ge=1, le=2**53)]
+# What a route that sends a command can answer besides its own: a cookie write without its CSRF token
+# (403); the owning service failed on it (502), the bus is down (503) or nobody answered in time (504).
+COMMAND_ERRORS = (403, 502, 503, 504)
 MediaFetch = Callable[[str], Awaitable[tuple[bytes, str] | None]]
 SAFE_MEDIA = ("image/", "audio/", "video/", "application/pdf")
+# Every type GET /api/media can answer with: the safe ones as stored, anything else as a download.
+MEDIA_RESPONSE = {
+    "description": "the stored media: images, audio, video and PDFs as stored; any other type as an "
+                   "application/octet-stream attachment",
+    "content": {media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in ("image/*", "audio/*", "video/*", "application/pdf", "application/octet-stream")},
+}
 
 
 def in_scope(branch: str | None, scope: list[str] | None) -> bool:
@@ -147,7 +157,7 @@ def tickets_router(views: PanelViews, commands: Commands, catalog: Catalog, cloc
         return present.detail(row, present.now_ms(clock))
 
     @router.post("/tickets/{number}/status", response_model=TicketDetail,
-                 responses=error_responses(403, 409, 503, 504))
+                 responses=error_responses(*COMMAND_ERRORS, 409))
     async def change_status(number: Number, body: StatusIn, request: Request) -> TicketDetail:
         caller = principal(request)
         await visible_ticket(number, caller)
@@ -169,21 +179,21 @@ def tickets_router(views: PanelViews, commands: Commands, catalog: Catalog, cloc
             return AcceptedOut()
 
     @router.post("/tickets/{number}/messages", response_model=AcceptedOut, status_code=202,
-                 responses=error_responses(403, 409, 503, 504))
+                 responses=error_responses(*COMMAND_ERRORS, 409))
     async def send(number: Number, body: SendIn, request: Request) -> AcceptedOut:
         caller = principal(request)
         await visible_ticket(number, caller)
         return await accepted(await commands("chat", SendText(actor=caller.actor, number=number, text=body.text)))
 
     @router.post("/tickets/{number}/resume", response_model=AcceptedOut, status_code=202,
-                 responses=error_responses(403, 409, 503, 504))
+                 responses=error_responses(*COMMAND_ERRORS, 409))
     async def resume(number: Number, request: Request) -> AcceptedOut:
         caller = principal(request)
         await visible_ticket(number, caller)
         return await accepted(await commands("chat", Resume(actor=caller.actor, number=number)))
 
     @router.post("/tickets/{number}/messages/{message_id}/retry", response_model=AcceptedOut, status_code=202,
-                 responses=error_responses(403, 409, 503, 504))
+                 responses=error_responses(*COMMAND_ERRORS, 409))
     async def retry(number: Number, message_id: Annotated[str, Path(max_length=100)], request: Request) -> AcceptedOut:
         caller = principal(request)
         await visible_ticket(number, caller)
@@ -192,7 +202,7 @@ def tickets_router(views: PanelViews, commands: Commands, catalog: Catalog, cloc
             raise not_found(f"message {message_id}")
         return await accepted(await commands("chat", RetrySend(actor=caller.actor, number=number, message_id=message_id)))
 
-    @router.post("/tickets/{number}/read", response_model=ReadOut, responses=error_responses(403, 503, 504))
+    @router.post("/tickets/{number}/read", response_model=ReadOut, responses=error_responses(*COMMAND_ERRORS))
     async def read(number: Number, request: Request) -> ReadOut:
         caller = principal(request)
         await visible_ticket(number, caller)
@@ -214,8 +224,7 @@ def tickets_router(views: PanelViews, commands: Commands, catalog: Catalog, cloc
     async def topics() -> list[TopicOut]:
         return catalog.topics
 
-    @router.get("/media/{media_id}", response_class=Response,
-                responses={200: {"content": {"image/*": {}}, "description": "the stored media"}})
+    @router.get("/media/{media_id}", response_class=Response, responses={200: MEDIA_RESPONSE})
     async def media(media_id: Annotated[str, Path(max_length=200)], request: Request) -> Response:
         number = await asyncio.to_thread(views.media_ticket, media_id)
         if number is None:

@@ -123,7 +123,8 @@ def auth_router(users: UserStore, throttle: LoginThrottle, route_class: type,
         return LoginOut(access_token=new.bearer_token, user=UserOut(**user.public()),
                         csrf_token=new.session.csrf_token)
 
-    @router.post("/logout", status_code=204, response_class=Response, dependencies=DOCUMENT_AUTH)
+    @router.post("/logout", status_code=204, response_class=Response, responses=error_responses(403),
+                 dependencies=DOCUMENT_AUTH)
     async def logout(request: Request) -> Response:
         caller = principal(request)
         await asyncio.to_thread(users.revoke, caller.session.id)

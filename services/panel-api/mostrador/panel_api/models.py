@@ -1,7 +1,9 @@
 """Request and response shapes of the panel API: they make /openapi.json the real contract.
 
-Inputs are strict allow-lists (statuses, types, roles) with length limits (ASVS V5); outputs list
-every field the UI reads, so a schema fuzzer can check responses against them."""
+Inputs are strict allow-lists (statuses, types, roles) with length limits (ASVS V5), and strictly typed:
+a value of the wrong JSON type is a 422, never coerced (``"active": 0`` or ``"false"`` must not quietly
+deactivate a user); outputs list every field the UI reads, so a schema fuzzer can check responses
+against them."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ NewPassword = Field(min_length=12, max_length=128)
 
 
 class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=False)
 
 
 class ErrorOut(BaseModel):

@@ -23,8 +23,8 @@ from mostrador.panel_api.security import SECURITY_HEADERS
 log = structlog.get_logger("panel.api")
 
 CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         409: "conflict", 413: "too_large", 422: "invalid", 429: "too_many_attempts", 503: "unavailable",
-         504: "timeout"}
+         409: "conflict", 413: "too_large", 422: "invalid", 429: "too_many_attempts", 502: "bad_gateway",
+         503: "unavailable", 504: "timeout"}
 
 
 class ApiError(Exception):
