@@ -227,7 +227,9 @@ class Bus(abc.ABC):
             return exc.to_reply()
         except Exception as exc:  # a bug must still answer, or the caller waits for its timeout
             log.exception("bus.command_failed", service=service, command=command)
-            return {"ok": False, "error": {"code": "internal_error", "message": repr(exc), "status": 500}}
+            # the details are in this service's log; the caller (and the panel's user) gets no internals
+            return {"ok": False, "error": {"code": "internal_error", "message": f"{service} failed on {command}",
+                                           "status": 500}}
 
 
 def unwrap_reply(reply: dict[str, Any]) -> Any:
