@@ -24,6 +24,7 @@ import random
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -338,6 +339,19 @@ def worst(latencies: dict[str, list[float]], q: float) -> tuple[str, float]:
     return name, percentile(latencies[name], q) * 1000
 
 
+def desk_config(run: Run) -> Path:
+    """A bot configuration naming the seeded desk's branches and topics: the panel refuses a filter on
+    a branch or topic it does not know (422)."""
+    import yaml
+
+    branches = [{"id": b, "name": f"Sucursal {b.replace('-', ' ').title()}", "address": "Av. Siempre Viva 742",
+                 "hours": "de 11 a 23 h"} for b in BRANCHES]
+    path = run.work_dir / "b4-bot.yaml"
+    path.write_text(yaml.safe_dump({"branches": branches, "topics": [{"id": t, "title": t.title()} for t in TOPICS]},
+                                   allow_unicode=True))
+    return path
+
+
 def run(run: Run, rec: Recorder) -> None:
     from bench.common import delete_namespace, one_service
 
@@ -349,7 +363,8 @@ def run(run: Run, rec: Recorder) -> None:
     seeded = seed(schema, profile.b4_tickets)
     log(f"B4 seeded: {seeded}")
     run.on_cleanup(lambda: delete_namespace(namespace))
-    _cluster, port = one_service(run, "panel-api", "b4", {"ADMIN_USERNAME": ADMIN[0], "ADMIN_PASSWORD": ADMIN[1]})
+    _cluster, port = one_service(run, "panel-api", "b4", {"ADMIN_USERNAME": ADMIN[0], "ADMIN_PASSWORD": ADMIN[1],
+                                                          "BOT_CONFIG": str(desk_config(run))})
     token = login(port)
     pages = plan_pages(schema, scenarios(schema), depth=10)
     problems = hot_path_problems(schema, pages)

@@ -69,13 +69,16 @@ class Commands:
         return unwrap_reply(reply)
 
 
+LISTS = {"branch": "branches", "topic": "topics"}  # where a client finds the known values
+
+
 def known_values(name: str, wanted: list[str] | None, known: set[str]) -> None:
     """An unknown branch or topic is a 422, like an unknown status, not an empty page. The ids are the
     bot's catalog, which customers pick from, so telling "no such branch" leaks nothing; a branch outside
     the caller's scope is still a 404. No catalog (the bot config failed to load): nothing to check."""
     unknown = sorted(set(wanted or []) - known) if known else []
     if unknown:
-        raise ApiError(422, "invalid", f"{name}: unknown {name} {unknown[0]!r} (see /api/{name}s)")
+        raise ApiError(422, "invalid", f"{name}: unknown {name} {unknown[0]!r} (see /api/{LISTS[name]})")
 
 
 def opened_range(start: str | None, end: str | None) -> tuple[int | None, int | None]:
