@@ -97,9 +97,12 @@ def test_broker_killed_right_after_the_topology_is_declared(database_url, amqp_u
             report["killed_after_declare_s"] = round(killed - declared, 2)
             await asyncio.sleep(0.5)
             report["broker_boot_s"] = round(await asyncio.to_thread(infra.start_broker), 1)
+            broker_up = time.time()
             report["queues_broken_after_restart"] = await unavailable_queues(amqp_url, cluster.namespace)
             await asyncio.to_thread(cluster.wait_all_ready, 90)
             report["all_ready_after_kill_s"] = round(time.time() - killed, 1)
+            # The broker's own boot (5 s on a quiet machine, 50 s on a loaded CI box) is not ours to bound.
+            report["all_ready_after_broker_up_s"] = round(time.time() - broker_up, 1)
             await offering
             done = await wait_caught_up(Progress(database_url, cluster.schema_prefix), cluster.namespace,
                                         len(driver.accepted), timeout=90)
@@ -132,4 +135,4 @@ def test_broker_killed_right_after_the_topology_is_declared(database_url, amqp_u
         assert not sent["duplicated"] and not sent["missing"], sent
         assert sent["expected"] == len(driver.accepted)
         assert report["queues_broken_at_end"] == [], report
-        assert report["all_ready_after_kill_s"] <= 60, "recovered, but slowly"
+        assert report["all_ready_after_broker_up_s"] <= 60, "the broker was back, but the services stayed unready"

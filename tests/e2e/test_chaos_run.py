@@ -113,7 +113,8 @@ def test_chaos_nothing_lost_nothing_doubled(database_url, amqp_url, tmp_path, in
 
             await asyncio.gather(chaos.run(), faults())
             report["chaos"] = {"driver": chaos.summary()}
-            report["faults"] = [{"fault": r.name, "recovery_s": r.recovery_seconds, **r.detail}
+            report["faults"] = [{"fault": r.name, "recovery_s": r.recovery_seconds, "outage_s": r.outage_seconds,
+                                 **r.detail}
                                 for r in script.records]
             # The backlog the outages left drains at the system's capacity (~25 turns/s on 2 cores):
             # ~170 s in a measured run; the margin is for a slower machine.
