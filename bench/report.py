@@ -98,9 +98,15 @@ def latest(profile: str = "full") -> Path | None:
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0].startswith("-"):
+        print("usage: python -m bench.report [RESULTS.jsonl]  (default: the latest full run)", file=sys.stderr)
+        return 2
     path = Path(argv[0]) if argv else latest()
     if path is None:
         print("no full-profile results yet: run `make bench`", file=sys.stderr)
+        return 1
+    if not path.is_file():
+        print(f"{path}: no such results file", file=sys.stderr)
         return 1
     lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
     print(markdown(lines))
