@@ -30,7 +30,7 @@ class FaultRecord:
     @property
     def recovery_seconds(self) -> float | None:
         """From the fault lifted to every service ready: the part the services own. RabbitMQ's own boot
-        takes 5 s on a quiet machine and 50 s on a loaded one; bounding that would test the machine."""
+        takes 10–16 s here and 52 s on a loaded CI box; bounding that would test the machine."""
         if self.recovered is None:
             return None
         return round(self.recovered - (self.lifted or self.started), 2)
