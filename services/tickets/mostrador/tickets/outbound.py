@@ -6,21 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 from mostrador.events.envelope import EventPayload
-from mostrador.events.schemas.common import Actor, Customer
+from mostrador.events.schemas.common import Actor
 from mostrador.events.schemas.ingest import InboundMessage
-from mostrador.events.schemas.tickets import (DetailsChanged, MessageAttached, StatusChange, StatusChanged, TicketOpened,
-                                              TicketState)
+from mostrador.events.schemas.tickets import DetailsChanged, MessageAttached, StatusChanged, TicketOpened, TicketState
 from mostrador.tickets.domainmodel import Ticket
 
 
 def ticket_state(ticket: Ticket) -> TicketState:
-    return TicketState(
-        ticket_id=str(ticket.id), number=ticket.number, version=ticket.version,
-        customer=Customer.model_validate(ticket.customer), type=ticket.type, status=ticket.status,
-        branch=ticket.branch, topic=ticket.topic, details=ticket.details, missing=ticket.missing,
-        opened_at=ticket.opened_at, first_message_id=ticket.first_message_id,
-        last_message_at=ticket.last_message_at, last_message_id=ticket.last_message_id,
-        message_count=ticket.message_count, history=[StatusChange.model_validate(h) for h in ticket.history])
+    # One validation of plain values: building the nested models one by one cost a third more (bench B5).
+    return TicketState.model_validate({
+        "ticket_id": str(ticket.id), "number": ticket.number, "version": ticket.version,
+        "customer": ticket.customer, "type": ticket.type, "status": ticket.status,
+        "branch": ticket.branch, "topic": ticket.topic, "details": ticket.details, "missing": ticket.missing,
+        "opened_at": ticket.opened_at, "first_message_id": ticket.first_message_id,
+        "last_message_at": ticket.last_message_at, "last_message_id": ticket.last_message_id,
+        "message_count": ticket.message_count, "history": ticket.history})
 
 
 def to_integration(domain_event: Any, ticket: Any) -> EventPayload | None:
