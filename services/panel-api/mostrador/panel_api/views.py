@@ -66,17 +66,29 @@ SQLITE_SCHEMA = ["CREATE INDEX IF NOT EXISTS tickets_opened ON tickets (opened_m
 
 
 # Upsert guarded by version: a duplicate or older state changes nothing.
+TICKET_COLUMNS = ("number", "ticket_id", "version", "customer_key", "phone", "phone_rev", "name", "type", "status",
+                  "branch", "topic", "opened_ms", "last_message_ms", "state")
+ON_CONFLICT_TICKET = """ON CONFLICT (number) DO UPDATE SET version = excluded.version, name = excluded.name,
+        phone = excluded.phone, phone_rev = excluded.phone_rev, type = excluded.type, status = excluded.status,
+        branch = excluded.branch, topic = excluded.topic, last_message_ms = excluded.last_message_ms,
+        state = excluded.state
+    WHERE tickets.version < excluded.version"""
 UPSERT_TICKET = """INSERT INTO tickets (number, ticket_id, version, customer_key, phone, phone_rev, name, type, status, branch,
         topic, opened_ms, last_message_ms, unread, state)
     VALUES (%(number)s, %(ticket_id)s, %(version)s, %(customer_key)s, %(phone)s, %(phone_rev)s, %(name)s, %(type)s,
         %(status)s, %(branch)s, %(topic)s, %(opened_ms)s, %(last_message_ms)s,
         COALESCE((SELECT unread FROM conversations c WHERE c.customer_key = %(customer_key)s
                   AND c.number = %(number)s), 0), %(state)s)
-    ON CONFLICT (number) DO UPDATE SET version = excluded.version, name = excluded.name,
-        phone = excluded.phone, phone_rev = excluded.phone_rev, type = excluded.type, status = excluded.status,
-        branch = excluded.branch, topic = excluded.topic, last_message_ms = excluded.last_message_ms,
-        state = excluded.state
-    WHERE tickets.version < excluded.version"""
+    """ + ON_CONFLICT_TICKET
+
+# A page of tickets at once on PostgreSQL (a rebuild): COPY into a scratch table, then one upsert from
+# it. Row by row, the upserts cost PostgreSQL about 100 us each and were a third of a rebuild's CPU
+# (bench B5); this way PostgreSQL does half the work and Python hardly any.
+TICKET_PAGE_TABLE = "CREATE TEMP TABLE IF NOT EXISTS ticket_page (LIKE tickets INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+UPSERT_TICKET_PAGE = (f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}, unread)"
+                      f" SELECT {', '.join('p.' + c for c in TICKET_COLUMNS)}, COALESCE(c.unread, 0) FROM ticket_page p"
+                      " LEFT JOIN conversations c ON c.customer_key = p.customer_key AND c.number = p.number "
+                      + ON_CONFLICT_TICKET)
 
 
 def ms(value: datetime | None) -> int | None:
@@ -112,10 +124,21 @@ class PanelViews:
                 "last_message_ms": ms(t.last_message_at), "state": t.model_dump_json()}
 
     def apply_tickets(self, tickets: list[TicketState]) -> None:
-        """Many tickets in one transaction, statements pipelined (a rebuild's page); no change events."""
-        if tickets:
-            with self.db.transaction() as tx:
-                tx.executemany(UPSERT_TICKET, [self.ticket_row(t) for t in tickets])
+        """Many tickets in one transaction (a rebuild's page); no change events."""
+        latest: dict[int, TicketState] = {}
+        for t in tickets:  # one row per ticket: an upsert from a table must not touch a row twice
+            if t.number not in latest or t.version > latest[t.number].version:
+                latest[t.number] = t
+        if not latest:
+            return
+        rows = [self.ticket_row(t) for t in latest.values()]
+        with self.db.transaction() as tx:
+            if self.db.dialect == "postgres":
+                tx.execute(TICKET_PAGE_TABLE)
+                tx.copy("ticket_page", TICKET_COLUMNS, ([row[c] for c in TICKET_COLUMNS] for row in rows))
+                tx.execute(UPSERT_TICKET_PAGE)
+            else:
+                tx.executemany(UPSERT_TICKET, rows)
 
     def _upsert_ticket(self, tx: Tx, t: TicketState) -> bool:
         return tx.execute(UPSERT_TICKET, self.ticket_row(t)) == 1
