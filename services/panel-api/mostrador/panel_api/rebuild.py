@@ -2,11 +2,12 @@
 column, a lost panel database) instead of waiting for live events to refill it.
 
 It reads the log in windows of notification ids, only Ticket events (a topic filter in SQL:
-customers' and numbering events are not needed), folds each ticket's events the way the tickets relay does, turns every
-ticket a page touched into the TicketState the live events carry (tickets' own translation), and
-upserts the page in one pipelined transaction. Reading the next page and writing the previous
-one overlap with the folding (threads: the database works meanwhile). Upserts are guarded by
-version, so running it twice, or while live events arrive, is harmless.
+customers' and numbering events are not needed), folds each ticket's events the way the tickets
+relay does, turns every ticket a page touched into the TicketState the live events carry (tickets'
+own translation), and upserts the page in one transaction (PanelViews.apply_tickets: COPY and one
+upsert on PostgreSQL). Reading the next page and writing the previous one overlap with the folding
+(threads: the database works meanwhile). Upserts are guarded by version, so running it twice, or
+while live events arrive, is harmless.
 
 Why windows (``notification_id`` in (a, a + n]) and not "the next n rows after a": with a filter,
 PostgreSQL may judge few rows to match and answer "next n" with a bitmap scan of *every* later row
