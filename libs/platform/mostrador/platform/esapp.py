@@ -54,7 +54,7 @@ class ServiceApplication(Application):
         if isinstance(self.repository.cache, LRUCache):
             self.repository.cache = VersionedCache(self.repository.cache.maxsize)
         pool = getattr(getattr(self.recorder, "datastore", None), "pool", None)
-        if pool is not None:  # PostgreSQL: no ping per checkout (pgpool.py)
+        if pool is not None and type(pool).__module__.startswith("psycopg_pool"):  # PostgreSQL (pgpool.py)
             IdleCheck().install(pool)
 
     def construct_recorder(self):  # type: ignore[override]

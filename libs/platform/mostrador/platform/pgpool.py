@@ -19,15 +19,15 @@ IDLE_BEFORE_PING = 1.0  # seconds
 
 
 class IdleCheck:
-    """``check`` and ``reset`` callbacks for one psycopg_pool.ConnectionPool."""
+    """The ``check`` callback of one psycopg_pool.ConnectionPool, and the time each connection came
+    back. Install with ``install(pool)``."""
 
     def __init__(self, idle_before_ping: float = IDLE_BEFORE_PING) -> None:
         self.idle_before_ping = idle_before_ping
         self.pool: Any = None
         self._returned: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
-    def reset(self, conn: Any) -> None:
-        """Called by the pool when a connection comes back."""
+    def returned(self, conn: Any) -> None:
         self._returned[conn] = time.monotonic()
 
     def check(self, conn: Any) -> None:
@@ -45,7 +45,17 @@ class IdleCheck:
             raise
 
     def install(self, pool: Any) -> None:
-        """For a pool built by someone else (eventsourcing's datastore): psycopg_pool keeps the two
-        callbacks as ``_check`` / ``_reset`` (checked against psycopg-pool 3.2 and 3.3)."""
+        """On any pool, ours or eventsourcing's: psycopg_pool keeps the check callback as ``_check``
+        (psycopg-pool 3.2 and 3.3). The return time is stamped in ``putconn``, not in a ``reset``
+        callback: with one set, the pool hands every returned connection to its worker thread
+        (a ReturnConnection task), two thread switches per checkout and a connection that is not
+        back yet for the next caller (bench B4)."""
         self.pool = pool
-        pool._check, pool._reset = self.check, self.reset
+        pool._check = self.check
+        put = pool.putconn
+
+        def putconn(conn: Any) -> None:
+            self.returned(conn)
+            put(conn)
+
+        pool.putconn = putconn  # pool.connection() calls self.putconn
