@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     # Where and how to run
     host: str = Field("127.0.0.1", description="Interface the HTTP server binds to")
     port: int = Field(8000, description="HTTP port (embedded: the one port for everything)")
+    workers: int = Field(1, ge=1, le=64, description="panel-api: HTTP worker processes on the one port (about "
+                                                     "one per core); the other services run as one process")
     data_dir: Path = Field(Path("./var"), description="Embedded mode: SQLite files, bus journal, media")
     database_url: str | None = Field(None, description="Distributed mode: PostgreSQL URL")
     db_schema: str | None = Field(None, description="PostgreSQL schema of this service (default: its name)")

@@ -1,15 +1,5 @@
-from mostrador.panel_api.service import build, first_admin_notice
+from mostrador.panel_api.service import build_and_announce
 from mostrador.platform.runner import run_service
 
-
-def build_and_announce(ctx):
-    # Distributed mode: this process is the composition root, so it prints a generated first-admin
-    # password itself (to stdout, once, never through the logger).
-    service = build(ctx)
-    notice = first_admin_notice(service)
-    if notice:
-        print(notice, flush=True)
-    return service
-
-
-run_service("panel-api", build_and_announce)
+if __name__ == "__main__":  # WORKERS > 1: each worker re-imports this module (spawn) and must not rerun it
+    run_service("panel-api", build_and_announce, several_processes=True)

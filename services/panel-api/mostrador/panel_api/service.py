@@ -13,6 +13,7 @@ from mostrador.panel_api.admin import admin_router
 from mostrador.panel_api.api import Commands, http_media_fetcher, tickets_router
 from mostrador.panel_api.auth import Authenticator, auth_router
 from mostrador.panel_api.catalog import load_catalog
+from mostrador.panel_api.changes import PostgresChanges
 from mostrador.panel_api.handlers import ProjectionHandlers
 from mostrador.panel_api.routing import panel_route_class
 from mostrador.panel_api.security import LoginThrottle
@@ -20,7 +21,7 @@ from mostrador.panel_api.stream import StreamHub, stream_router
 from mostrador.panel_api.ui import ui_router
 from mostrador.panel_api.users import UserStore
 from mostrador.panel_api.views import PanelViews
-from mostrador.platform.db import open_database
+from mostrador.platform.db import PostgresDatabase, open_database
 from mostrador.platform.service import Context, Service
 
 FIRST_ADMIN_PASSWORD = "first_admin_password"
@@ -45,6 +46,15 @@ def build(ctx: Context) -> Service:
     commands = Commands(ctx.bus, extras.get("panel_command_timeout", 10.0))
     hub = StreamHub(views, ping=extras.get("panel_sse_ping", 15.0), session_user=users.session_user,
                     recheck=extras.get("panel_sse_recheck", 5.0))
+    on_start, on_stop, checks = [hub.bind], [], []
+    if isinstance(db, PostgresDatabase):  # maybe one of several processes: every one must hear every change
+        changes = PostgresChanges(db, hub.notify, hub.reset)
+        views.listeners.append(changes.publish)
+        on_start.append(changes.start)
+        on_stop.append(changes.stop)
+        checks.append(changes.ready)
+    else:
+        views.listeners.append(hub.notify)
     fetch_media = extras.get("panel_media_fetch") or http_media_fetcher(s.ingest_url, s.internal_token)
 
     routers = [
@@ -61,7 +71,8 @@ def build(ctx: Context) -> Service:
     parts = {"views": views, "db": db, "users": users, "throttle": throttle, "hub": hub, "catalog": catalog}
     if generated:
         parts[FIRST_ADMIN_PASSWORD] = generated
-    return Service("panel-api", routers=routers, on_start=[hub.bind], on_stop=[close], parts=parts)
+    return Service("panel-api", routers=routers, on_start=on_start, on_stop=[*on_stop, close], checks=checks,
+                   parts=parts)
 
 
 def first_admin_password(service: Service) -> str | None:
@@ -78,3 +89,15 @@ def first_admin_notice(service: Service) -> str | None:
     return ("\n  First start: created the panel administrator\n"
             f"      user: admin\n      password: {password}\n"
             "  Shown only this once. Log in and change it (or set ADMIN_USERNAME / ADMIN_PASSWORD).\n")
+
+
+def build_and_announce(ctx: Context) -> Service:
+    """Distributed mode: this process (each worker, with WORKERS) is the composition root, so it prints a
+    generated first-admin password itself (to stdout, once, never through the logger); a worker that
+    did not make the admin has nothing to print."""
+    service = build(ctx)
+    notice = first_admin_notice(service)
+    if notice:
+        print(notice, flush=True)
+    return service
+

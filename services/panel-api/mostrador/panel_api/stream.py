@@ -1,6 +1,7 @@
 """GET /api/stream: server-sent events with the board's and the chats' changes, live.
 
-The projections notify from worker threads; ``StreamHub.notify`` hops onto the event loop with
+Changes come from the projections' worker threads (embedded mode) or from panel.changes' listener
+(PostgreSQL: every panel-api process hears every change); ``StreamHub.notify`` hops onto the event loop with
 ``call_soon_threadsafe`` and files the change with every connected client. Each client coalesces
 what piled up (one entry per ticket / message) and is sent at most ``max_rate`` pushes a second,
 each push one ``changes`` event with the fresh rows — already filtered by the user's branches, so
@@ -47,9 +48,13 @@ class Client:
         if change.get("kind") == "message":
             self.messages[change["message_id"]] = int(number)
         if len(self.tickets) + len(self.messages) > MAX_PENDING:
-            self.overflow = True
-            self.tickets.clear()
-            self.messages.clear()
+            self.reset()
+        self.wake.set()
+
+    def reset(self) -> None:
+        self.overflow = True
+        self.tickets.clear()
+        self.messages.clear()
         self.wake.set()
 
     def take(self) -> tuple[set[int], dict[str, int], bool]:
@@ -66,7 +71,6 @@ class StreamHub:
         self.session_user, self.recheck = session_user, recheck
         self.clients: set[Client] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
-        views.listeners.append(self.notify)
 
     async def bind(self) -> None:
         """Called at start, on the loop that serves HTTP."""
@@ -82,6 +86,11 @@ class StreamHub:
     def _dispatch(self, change: dict[str, Any]) -> None:
         for client in self.clients:
             client.add(change)
+
+    def reset(self) -> None:
+        """Changes may have been missed (panel.changes): every stream reloads its board."""
+        for client in self.clients:
+            client.reset()
 
     def render(self, client: Client, numbers: set[int], messages: dict[str, int]) -> dict[str, Any] | None:
         """The rows behind a batch of notices, only those in the client's branches (runs in a thread)."""

@@ -6,6 +6,7 @@ bearer token and a CSRF token: a stolen table gives nothing that logs in. Sessio
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -164,12 +165,16 @@ class UserStore:
         are no users at all, ``admin`` with a random password, which is returned (once) to be shown."""
         if username and password:
             if self.get(username) is None:
-                self.create(username, "Administrador", password, role="admin")
+                with contextlib.suppress(UserExists):  # another worker of this service made it first
+                    self.create(username, "Administrador", password, role="admin")
             return None
         if self.count() > 0:
             return None
         generated = new_password()
-        self.create("admin", "Administrador", generated, role="admin")
+        try:
+            self.create("admin", "Administrador", generated, role="admin")
+        except UserExists:  # another worker made it, and shows its own password
+            return None
         return generated
 
     # -- sessions ----------------------------------------------------------------------------------
