@@ -5,9 +5,10 @@ own migrations, then its own indexes and ANALYZE) — N tickets with a desk's sh
 unassigned ones, every status and type, help topics, unique phones, ~1 % unread, two years of
 history. (B5 rebuilds from real events; this one measures reads.)
 
-panel-api runs as one worker process per core (WORKERS). Timed, at 1 client: GET /api/tickets (bearer token) for every filter, combined filters, phone search
-(whole, start, end), ticket number, sort by last message, unread only, each on its first page and
-on a later page reached by following the cursor; at 16 clients: wrk rotating over the same URLs.
+panel-api runs as one worker process per core (WORKERS). Timed, at 1 client: GET /api/tickets
+(bearer token) for every filter, combined filters, phone search (whole, start, end), ticket number,
+sort by last message, unread only, each on its first page and on a later page reached by following
+the cursor; at 16 clients: wrk rotating over the same URLs.
 Baseline, same run: the very SQL each of those requests ran (captured from the board query) through
 psycopg directly — sequentially, then from 16 threads with a connection each.
 Also checked (EXPLAIN ANALYZE): no statement on the list path has an OFFSET or an uncapped COUNT, or
@@ -198,8 +199,6 @@ class Capture:
     @contextlib.contextmanager
     def autocommit(self):
         yield self
-
-    transaction = autocommit
 
 
 def plan_pages(schema: str, cases: list[tuple[str, dict]], depth: int) -> list[dict[str, Any]]:

@@ -166,6 +166,11 @@ class SqliteDatabase(Database):
         self._local = threading.local()
 
 
+def ddl_lock_key(schema: str) -> str:
+    """The advisory lock a process holds while it creates a schema or its tables (here and esapp)."""
+    return f"mostrador-ddl:{schema}"
+
+
 class PostgresDatabase(Database):
     dialect = "postgres"
 
@@ -174,7 +179,7 @@ class PostgresDatabase(Database):
         from psycopg_pool import ConnectionPool
 
         with psycopg.connect(url) as conn, conn.transaction():  # each service owns (and creates) its schema
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"mostrador.schema.{schema}",))
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (ddl_lock_key(schema),))
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         self.url, self.schema = url, schema
         self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True, timeout=10,
@@ -188,7 +193,7 @@ class PostgresDatabase(Database):
     def _serialize_migrations(self, tx: Tx) -> None:
         # Processes of one service starting together (WORKERS, replicas) take turns: concurrent
         # CREATE ... IF NOT EXISTS of the same table can fail on PostgreSQL's catalog unique index.
-        tx.execute("SELECT pg_advisory_xact_lock(hashtext(%(k)s))", {"k": f"mostrador.migrate.{self.schema}"})
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext(%(k)s))", {"k": ddl_lock_key(self.schema)})
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:

@@ -17,7 +17,9 @@ from urllib.parse import unquote, urlparse
 
 from eventsourcing.application import Application, LRUCache, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Recording, Tracking
+from psycopg_pool import ConnectionPool
 
+from mostrador.platform.db import ddl_lock_key
 from mostrador.platform.pgpool import IdleCheck
 
 T = TypeVar("T")
@@ -54,7 +56,7 @@ class ServiceApplication(Application):
         if isinstance(self.repository.cache, LRUCache):
             self.repository.cache = VersionedCache(self.repository.cache.maxsize)
         pool = getattr(getattr(self.recorder, "datastore", None), "pool", None)
-        if pool is not None and type(pool).__module__.startswith("psycopg_pool"):  # PostgreSQL (pgpool.py)
+        if isinstance(pool, ConnectionPool):  # PostgreSQL: no ping per checkout (pgpool.py)
             IdleCheck().install(pool)
 
     def construct_recorder(self):  # type: ignore[override]
@@ -158,12 +160,12 @@ def schema_lock(env: dict[str, str]) -> Iterator[None]:
         user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         schema = env.get("POSTGRES_SCHEMA", "public")
-        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"mostrador-ddl:{schema}",))
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (ddl_lock_key(schema),))
         try:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             yield
         finally:
-            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"mostrador-ddl:{schema}",))
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (ddl_lock_key(schema),))
 
 
 def eventsourcing_env(*, database_url: str | None, sqlite_path: str | None, schema: str,

@@ -35,17 +35,16 @@ def run_service(name: str, build: Callable[[Context], Service], *, several_proce
         settings.check_secrets(webhook_endpoint=name == "ingest")
     except UnsafeSecrets as exc:
         sys.exit(f"{name}: {exc}")
+    if settings.workers > 1 and not several_processes:
+        sys.exit(f"{name}: WORKERS={settings.workers}: this service runs as one process (scale panel-api only)")
+    structlog.get_logger("runner").info("service.listening", service=name, host=settings.host, port=settings.port,
+                                        workers=settings.workers)
     if settings.workers > 1:
-        if not several_processes:
-            sys.exit(f"{name}: WORKERS={settings.workers}: this service runs as one process (scale panel-api only)")
         # Each worker is a fresh interpreter (spawn) that builds the service itself: worker_app below.
         os.environ[_WORKER_SERVICE] = f"{name}={build.__module__}:{build.__qualname__}"
-        structlog.get_logger("runner").info("service.listening", service=name, host=settings.host,
-                                            port=settings.port, workers=settings.workers)
         uvicorn.run(f"{__name__}:worker_app", factory=True, workers=settings.workers, host=settings.host,
                     port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=15)
         return
-    structlog.get_logger("runner").info("service.listening", service=name, host=settings.host, port=settings.port)
     config = uvicorn.Config(_app(name, build, settings), host=settings.host, port=settings.port, log_config=None,
                             access_log=False, timeout_graceful_shutdown=15)
     # Server.run(), not asyncio.run(serve()): it installs uvloop (Config(loop="auto")); under the default
