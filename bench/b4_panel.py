@@ -39,7 +39,7 @@ STATUSES = [("FACTURADO", 30), ("RESUELTO", 14), ("CANCELADO", 10), ("VENCIDO", 
             ("EN PROCESO", 9), ("COMPLETO", 11), ("INCOMPLETO", 11)]
 OPEN = {"EN PROCESO", "COMPLETO", "INCOMPLETO"}
 COLUMNS = ("number", "ticket_id", "version", "customer_key", "phone", "phone_rev", "name", "type", "status",
-           "branch", "topic", "opened_ms", "last_message_ms", "unread", "state")
+           "branch", "topic", "opened_ms", "last_message_ms", "unread", "state", "missing")
 NAMES = ["Lucía Fernández", "Martín Gómez", "Sofía Rodríguez", "Juan Pérez", "Valentina López", "Mateo Díaz",
          "Camila Martínez", "Benjamín Sánchez", "Agustina Romero", "Tomás Álvarez"]
 
@@ -81,7 +81,8 @@ def rows(n: int, seed: int = 6):
                  "last_message_at": iso(last), "last_message_id": f"wamid.{number}.l", "message_count": 3,
                  "history": history}
         yield (number, ticket_id, len(history) + 1, phone, phone, phone[::-1], name, kind, status, branch, topic,
-               opened, last, unread, json.dumps(state, separators=(",", ":")))  # compact, as pydantic writes it
+               opened, last, unread, json.dumps(state, separators=(",", ":")),  # compact, as pydantic writes it
+               json.dumps(missing, separators=(",", ":")))
 
 
 def seed(schema: str, n: int) -> dict[str, Any]:

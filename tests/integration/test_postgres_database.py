@@ -4,6 +4,7 @@ next caller at once without pinging it."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import psycopg
@@ -71,3 +72,34 @@ def test_a_returned_connection_is_back_at_once_and_not_pinged_while_warm(db, mon
         stats = db.pool.get_stats()  # returned in the caller's thread, not later by the pool's worker
         assert stats["pool_available"] == stats["pool_size"]
     assert pings == []
+
+
+def test_an_old_board_gains_the_missing_column_filled_from_its_states(database_url, pg_schema):
+    from tests.service.panel.board_upgrade import check_old_board_upgrades
+
+    db = PostgresDatabase(database_url, pg_schema, pool_size=2)
+    try:
+        check_old_board_upgrades(db)
+    finally:
+        db.close()
+
+
+def test_read_from_async_code_goes_without_a_worker_thread_in_the_loop_that_owns_its_pool(db, monkeypatch):
+    from mostrador.platform.db import Database
+
+    with db.transaction() as tx:
+        tx.executemany("INSERT INTO t0 (x, y) VALUES (%(x)s, %(y)s)", [{"x": 1, "y": "a"}, {"x": 2, "y": "b"}])
+    threaded = []
+    monkeypatch.setattr(Database, "_read", lambda self, st: threaded.append(st) or [[{"n": -1}]])
+    statements = [("SELECT x, y FROM t0 WHERE x >= %(lo)s ORDER BY x", {"lo": 1}), ("SELECT count(*) AS n FROM t1", None)]
+
+    async def first_loop():
+        try:
+            return await db.read(statements), await db.read(statements[1:])
+        finally:
+            await db.aclose()
+
+    assert asyncio.run(first_loop()) == ([[{"x": 1, "y": "a"}, {"x": 2, "y": "b"}], [{"n": 0}]], [[{"n": 0}]])
+    assert threaded == []
+    assert asyncio.run(db.read(statements[1:])) == [[{"n": -1}]]  # another loop: through a thread
+    assert len(threaded) == 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import base64
+import json
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -98,6 +100,37 @@ async def test_keyset_pages_neither_repeat_nor_skip(panel, board):
         assert seen == sorted(seen, reverse=True)  # here last message order equals number order
     filtered = (await board.get("/api/tickets", params={"limit": 3, "branch": "palermo"})).json()
     assert [t["number"] for t in filtered["items"]] == [5, 2] and filtered["next_cursor"] is None
+
+
+def cursor_of(*values: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
+
+
+async def test_a_later_page_repeats_the_first_pages_count_and_an_older_cursor_still_counts(panel, board):
+    first = (await board.get("/api/tickets", params={"limit": 3})).json()
+    assert [first["total"], first["total_capped"]] == [7, False] and first["next_cursor"]
+    await panel.ticket(ticket_state(8, status="COMPLETO", branch="centro"))
+    later = (await board.get("/api/tickets", params={"limit": 3, "cursor": first["next_cursor"]})).json()
+    assert numbers_of(later) == [4, 3, 2] and later["total"] == 7  # counted with the first page, not again
+    assert (await board.get("/api/tickets", params={"limit": 3})).json()["total"] == 8
+    # a cursor from before the count travelled in it (a panel open across the upgrade): counted afresh
+    old = (await board.get("/api/tickets", params={"limit": 3, "cursor": cursor_of(5)})).json()
+    assert numbers_of(old) == [4, 3, 2] and old["total"] == 8
+    old_sorted = (await board.get("/api/tickets", params={"limit": 3, "sort": "last_message",
+                                                           "cursor": cursor_of(later_ms(first), 5)})).json()
+    assert old_sorted["total"] == 8
+    for forged in (cursor_of(5, 1001, 0), cursor_of(5, 7, 2), cursor_of(5, -1, 0), cursor_of(5, 7)):
+        response = await board.get("/api/tickets", params={"cursor": forged})
+        assert response.status_code == 422, forged
+
+
+def numbers_of(page: dict) -> list[int]:
+    return [t["number"] for t in page["items"]]
+
+
+def later_ms(page: dict) -> int:
+    last = page["items"][-1]["last_message_at"]
+    return int(datetime.fromisoformat(last).timestamp() * 1000)
 
 
 async def test_unread_count_filter_and_sort_by_last_message(panel, board):

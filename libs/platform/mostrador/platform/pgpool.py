@@ -19,8 +19,8 @@ IDLE_BEFORE_PING = 1.0  # seconds
 
 
 class IdleCheck:
-    """The ``check`` callback of one psycopg_pool.ConnectionPool, and the time each connection came
-    back. Install with ``install(pool)``."""
+    """The ``check`` callback of one psycopg_pool.ConnectionPool (or AsyncConnectionPool), and the time
+    each connection came back. Install with ``install(pool)`` (``install_async``)."""
 
     def __init__(self, idle_before_ping: float = IDLE_BEFORE_PING) -> None:
         self.idle_before_ping = idle_before_ping
@@ -30,18 +30,33 @@ class IdleCheck:
     def returned(self, conn: Any) -> None:
         self._returned[conn] = time.monotonic()
 
+    def _warm(self, conn: Any) -> bool:
+        returned = self._returned.get(conn)
+        return returned is not None and time.monotonic() - returned < self.idle_before_ping
+
     def check(self, conn: Any) -> None:
         """Called by the pool before handing a connection out; raising discards it."""
         from psycopg_pool import ConnectionPool
 
-        returned = self._returned.get(conn)
-        if returned is not None and time.monotonic() - returned < self.idle_before_ping:
+        if self._warm(conn):
             return
         try:
             ConnectionPool.check_connection(conn)
         except Exception:
             if self.pool is not None:
                 self.pool.check()  # the others are most likely dead too
+            raise
+
+    async def check_async(self, conn: Any) -> None:
+        from psycopg_pool import AsyncConnectionPool
+
+        if self._warm(conn):
+            return
+        try:
+            await AsyncConnectionPool.check_connection(conn)
+        except Exception:
+            if self.pool is not None:
+                await self.pool.check()
             raise
 
     def install(self, pool: Any) -> None:
@@ -59,3 +74,15 @@ class IdleCheck:
             put(conn)
 
         pool.putconn = putconn  # pool.connection() calls self.putconn
+
+    def install_async(self, pool: Any) -> None:
+        """The same on an AsyncConnectionPool (its check is awaited; so is its putconn)."""
+        self.pool = pool
+        pool._check = self.check_async
+        put = pool.putconn
+
+        async def putconn(conn: Any) -> None:
+            self.returned(conn)
+            await put(conn)
+
+        pool.putconn = putconn

@@ -19,7 +19,7 @@ from mostrador.events.schemas.chat import ConversationState, MessageState
 from mostrador.events.schemas.tickets import TicketState, TicketStatus, TicketType
 from mostrador.panel_api import present
 from mostrador.panel_api.auth import Principal, principal
-from mostrador.panel_api.board import BadCursor, BoardQuery, list_tickets
+from mostrador.panel_api.board import BadCursor, BoardQuery, list_tickets_async
 from mostrador.panel_api.catalog import Catalog
 from mostrador.panel_api.filters import BadDate, name_words, opened_bound
 from mostrador.panel_api.models import (
@@ -148,7 +148,7 @@ def tickets_router(views: PanelViews, commands: Commands, catalog: Catalog, cloc
                            opened_before_ms=opened_before, unread=unread, sort=sort, limit=limit, cursor=cursor,
                            allowed_branches=scope)
         try:
-            page = await asyncio.to_thread(list_tickets, views.db, query)
+            page = await list_tickets_async(views.db, query)
         except BadCursor as exc:
             raise ApiError(422, "invalid", f"cursor: {exc}") from None
         return TicketPage(items=[present.summary(r) for r in page["rows"]], next_cursor=page["next_cursor"],

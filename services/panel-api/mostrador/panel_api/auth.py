@@ -54,14 +54,14 @@ class Authenticator:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise unauthenticated("expected Authorization: Bearer <token>")
-            found = await asyncio.to_thread(self.users.resolve, token.strip(), "bearer")
+            found = await self.users.resolve_async(token.strip(), "bearer")
             if found is None:
                 raise unauthenticated("the token is invalid, expired or revoked")
             return Principal(found[1], found[0], "bearer")
         cookie = request.cookies.get(COOKIE)
         if not cookie:
             raise unauthenticated()
-        found = await asyncio.to_thread(self.users.resolve, cookie, "cookie")
+        found = await self.users.resolve_async(cookie, "cookie")
         if found is None:
             raise unauthenticated("the session expired or was closed; log in again")
         session, user = found

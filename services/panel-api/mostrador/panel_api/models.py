@@ -106,7 +106,8 @@ class TicketSummary(BaseModel):
 class TicketPage(BaseModel):
     items: list[TicketSummary]
     next_cursor: str | None
-    total: int
+    total: int = Field(description="tickets matching the filters, counted up to 1,000 with the first page; "
+                                   "a later page (with a cursor) repeats the first page's figure")
     total_capped: bool = Field(False, description="true: there are more than `total`")
 
 

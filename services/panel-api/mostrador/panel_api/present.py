@@ -40,34 +40,12 @@ def location(loc: dict[str, Any] | None) -> LocationOut | None:
                        address=loc.get("address"), map_url=map_url(loc["latitude"], loc["longitude"]))
 
 
-_DECODER = json.JSONDecoder()
-
-
-def missing_of(state: str) -> list[str]:
-    """The ticket state's top-level ``missing`` list without parsing the whole document (a board page
-    parsed 50 of them: 15 % of the list's CPU, bench B4). The state is TicketState's JSON, where
-    ``missing`` follows ``details`` and nothing after it has such a key, so the last occurrence is the
-    top-level one (a key in a string value would be escaped); anything unexpected: parse it all."""
-    at = state.rfind('"missing":')
-    if at >= 0:
-        at += len('"missing":')
-        while state[at:at + 1] in (" ", "\n", "\t", "\r"):
-            at += 1
-        try:
-            value, _ = _DECODER.raw_decode(state, at)
-        except ValueError:
-            value = None
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return value
-    return json.loads(state).get("missing", [])
-
-
 def summary(row: dict[str, Any]) -> TicketSummary:
     return TicketSummary(number=row["number"], ticket_id=row["ticket_id"], opened_at=iso(row["opened_ms"]),
                          last_message_at=iso(row["last_message_ms"]), name=row["name"], phone=row["phone"],
                          customer_key=row["customer_key"], type=row["type"], status=row["status"],
                          branch=row["branch"], topic=row["topic"], unread=row["unread"],
-                         missing=missing_of(row["state"]))
+                         missing=json.loads(row["missing"]))
 
 
 def window(row: dict[str, Any], now: int) -> WindowOut:

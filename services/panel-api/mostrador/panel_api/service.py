@@ -66,6 +66,7 @@ def build(ctx: Context) -> Service:
     ]
 
     async def close() -> None:
+        await db.aclose()
         await asyncio.to_thread(db.close)
 
     parts = {"views": views, "db": db, "users": users, "throttle": throttle, "hub": hub, "catalog": catalog}

@@ -6,8 +6,10 @@ bearer token and a CSRF token: a stolen table gives nothing that logs in. Sessio
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -191,21 +193,40 @@ class UserStore:
 
     def resolve(self, token: str, kind: str) -> tuple[Session, User] | None:
         """The live session (and its active user) for a cookie or bearer token, refreshing its idle timer."""
+        found, write = self._live(self.db.one(self._resolve_sql(kind), {"h": token_hash(token)}))
+        if write is not None:
+            write()
+        return found
+
+    async def resolve_async(self, token: str, kind: str) -> tuple[Session, User] | None:
+        """``resolve`` from the event loop: the look-up without a worker thread (Database.read); the
+        rare write (an expiry, the idle timer every TOUCH_EVERY_MS) in one."""
+        (rows,) = await self.db.read([(self._resolve_sql(kind), {"h": token_hash(token)})])
+        found, write = self._live(rows[0] if rows else None)
+        if write is not None:
+            await asyncio.to_thread(write)
+        return found
+
+    @staticmethod
+    def _resolve_sql(kind: str) -> str:
         column = "id" if kind == "cookie" else "bearer_hash"
-        row = self.db.one(f"""SELECT s.id, s.username, s.csrf_token, s.last_seen_ms, u.display_name, u.role,
-                                     u.branches, u.active
-                              FROM sessions s JOIN users u ON u.username = s.username
-                              WHERE s.{column} = %(h)s""", {"h": token_hash(token)})
+        return f"""SELECT s.id, s.username, s.csrf_token, s.last_seen_ms, u.display_name, u.role, u.branches, u.active
+                   FROM sessions s JOIN users u ON u.username = s.username WHERE s.{column} = %(h)s"""
+
+    def _live(self, row: dict[str, Any] | None) -> tuple[tuple[Session, User] | None, Callable[[], None] | None]:
+        """The session a looked-up row stands for (None: none, inactive or expired) and the write it
+        calls for, if any: an expired session is removed, a live one's idle timer moved on."""
         if row is None or not row["active"]:
-            return None
+            return None, None
         now = self._now()
         if now - row["last_seen_ms"] >= self.idle_ms:
-            self.revoke(row["id"])
-            return None
+            return None, lambda: self.revoke(row["id"])
+        touch = None
         if now - row["last_seen_ms"] >= TOUCH_EVERY_MS:
-            with self.db.transaction() as tx:
-                tx.execute("UPDATE sessions SET last_seen_ms = %(now)s WHERE id = %(id)s", {"now": now, "id": row["id"]})
-        return Session(row["id"], row["username"], row["csrf_token"]), _user(row)
+            def touch() -> None:
+                with self.db.transaction() as tx:
+                    tx.execute("UPDATE sessions SET last_seen_ms = %(now)s WHERE id = %(id)s", {"now": now, "id": row["id"]})
+        return (Session(row["id"], row["username"], row["csrf_token"]), _user(row)), touch
 
     def session_user(self, session_id: str) -> User | None:
         """The user behind a live session (None: expired, revoked or deactivated), without touching it:

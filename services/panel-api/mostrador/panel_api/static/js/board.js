@@ -104,8 +104,10 @@ async function load(fresh) {
     if (mine !== generation) return; // a newer query replaced this one
     items = fresh ? page.items : [...items, ...page.items];
     cursor = page.next_cursor;
-    total = page.total;
-    capped = page.total_capped;
+    if (fresh) { // a later page repeats the first page's count; ours has followed the live changes since
+      total = page.total;
+      capped = page.total_capped;
+    }
     render();
   } catch (error) {
     if (error.status !== 401) toast(error.message);
