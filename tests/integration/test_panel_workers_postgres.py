@@ -6,6 +6,7 @@ processes also start at once: migrations and the first admin must not race."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -26,6 +27,7 @@ from mostrador.panel_api.service import build
 from mostrador.platform.http import create_app, start_all, stop_all
 from mostrador.platform.service import Context
 from mostrador.platform.settings import Settings
+from tests.contract.conftest import _delete_namespace
 from tests.service.panel.panel_rig import ADMIN, ADMIN_PW, CATALOG, ticket_state
 from tests.service.panel.test_panel_stream import Events, http_server, logged_in
 
@@ -143,6 +145,7 @@ def test_workers_2_serves_one_port_from_two_processes_that_made_one_first_admin(
             assert process.wait(30) == 0
         finally:
             process.kill()
+            asyncio.run(_delete_namespace(amqp_url, bus_namespace))  # quorum queues pile up on a shared broker
 
 
 def test_workers_is_refused_by_a_service_that_must_run_alone(database_url, amqp_url, bus_namespace):
