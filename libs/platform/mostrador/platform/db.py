@@ -99,7 +99,10 @@ class Database:
                         tx.execute(added.backfill[self.dialect])
 
     def _has_column(self, tx: Tx, table: str, column: str) -> bool:
-        raise NotImplementedError
+        if self.dialect == "sqlite":
+            return any(row["name"] == column for row in tx.all(f"PRAGMA table_info({table})"))
+        return tx.one("SELECT 1 AS found FROM information_schema.columns WHERE table_schema = current_schema()"
+                      " AND table_name = %(t)s AND column_name = %(c)s", {"t": table, "c": column}) is not None
 
     def _serialize_migrations(self, tx: Tx) -> None:
         """SQLite: BEGIN IMMEDIATE already lets one migration run at a time."""
@@ -168,9 +171,6 @@ class SqliteDatabase(Database):
     def _translate(sql: str) -> str:
         return _NAMED.sub(r":\1", sql).replace("%s", "?").replace("%%", "%")
 
-    def _has_column(self, tx: Tx, table: str, column: str) -> bool:
-        return any(row["name"] == column for row in tx.all(f"PRAGMA table_info({table})"))
-
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         conn = self._connection()
@@ -231,10 +231,6 @@ class PostgresDatabase(Database):
     @staticmethod
     def _translate(sql: str) -> str:
         return sql
-
-    def _has_column(self, tx: Tx, table: str, column: str) -> bool:
-        return tx.one("SELECT 1 AS found FROM information_schema.columns WHERE table_schema = current_schema()"
-                      " AND table_name = %(t)s AND column_name = %(c)s", {"t": table, "c": column}) is not None
 
     def _serialize_migrations(self, tx: Tx) -> None:
         # Processes of one service starting together (WORKERS, replicas) take turns: concurrent
