@@ -65,7 +65,7 @@ POSTGRES_SCHEMA = [
 SQLITE_SCHEMA = ["CREATE INDEX IF NOT EXISTS tickets_opened ON tickets (opened_ms)"]
 # The state's ``missing`` list (JSON) beside it: a board page read 50 whole states, history and all,
 # for that list alone — a quarter of PostgreSQL's work per page and the state's decoding (bench B4).
-COLUMNS = [AddColumn("tickets", "missing", "TEXT NOT NULL DEFAULT '[]'", backfill={
+ADDED_COLUMNS = [AddColumn("tickets", "missing", "TEXT NOT NULL DEFAULT '[]'", backfill={
     "postgres": "UPDATE tickets SET missing = COALESCE((state::json -> 'missing')::text, '[]')",
     "sqlite": "UPDATE tickets SET missing = COALESCE(json_extract(state, '$.missing'), '[]')"})]
 
@@ -99,7 +99,7 @@ def ms(value: datetime | None) -> int | None:
 class PanelViews:
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.migrate(SCHEMA + (POSTGRES_SCHEMA if db.dialect == "postgres" else SQLITE_SCHEMA), COLUMNS)
+        db.migrate(SCHEMA + (POSTGRES_SCHEMA if db.dialect == "postgres" else SQLITE_SCHEMA), ADDED_COLUMNS)
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def _notify(self, change: dict[str, Any]) -> None:
