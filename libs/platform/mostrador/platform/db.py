@@ -49,15 +49,20 @@ class Tx:
     def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         self._cursor.execute(self._translate(sql), params or {})
         rows = self._cursor.fetchall()
-        if rows and isinstance(rows[0], tuple):  # psycopg: the column names once, not per row (bench B4)
-            names = [d[0] for d in self._cursor.description]
-            return [dict(zip(names, r, strict=True)) for r in rows]
+        if rows and isinstance(rows[0], tuple):  # psycopg
+            return tuples_as_dicts(self._cursor.description, rows)
         return [_as_dict(self._cursor, r) for r in rows]
 
     def claim(self, key: str) -> bool:
         """Mark a message as applied in this transaction; False if it already was (a redelivery)."""
         return self.execute("INSERT INTO processed_events (event_id) VALUES (%(k)s) ON CONFLICT DO NOTHING",
                             {"k": key}) == 1
+
+
+def tuples_as_dicts(description: Any, rows: Sequence[tuple]) -> list[dict[str, Any]]:
+    """psycopg rows as dicts, the column names taken once, not per row (bench B4)."""
+    names = [d[0] for d in description or ()]
+    return [dict(zip(names, r, strict=True)) for r in rows]
 
 
 def _as_dict(cursor: Any, row: Any) -> dict[str, Any]:
@@ -259,9 +264,7 @@ class PostgresDatabase(Database):
             out = []
             for sql, params in statements:
                 cursor = await conn.execute(sql, params or {})
-                rows = await cursor.fetchall()
-                names = [d[0] for d in cursor.description or ()]
-                out.append([dict(zip(names, r, strict=True)) for r in rows])
+                out.append(tuples_as_dicts(cursor.description, await cursor.fetchall()))
             return out
 
     async def _reader(self) -> Any:
