@@ -251,7 +251,7 @@ def hot_path_problems(schema: str, pages: list[dict[str, Any]]) -> list[str]:
                 plan = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params).fetchone()[0][0]["Plan"]
                 touched = examined(plan)
                 if touched > EXAMINED_LIMIT:
-                    kind = "count" if "COUNT(" in upper else "page"
+                    kind = "count" if upper.startswith("SELECT COUNT(") else "page"
                     problems.append(f"{page['name']}: {kind} touches {touched:,} rows")
     return sorted(set(problems))
 

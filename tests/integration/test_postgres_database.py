@@ -84,6 +84,16 @@ def test_an_old_board_gains_the_missing_column_filled_from_its_states(database_u
         db.close()
 
 
+def test_the_board_counts_with_the_first_page_and_carries_the_count(database_url, pg_schema, monkeypatch):
+    from tests.service.panel.board_counts import check_board_counts
+
+    db = PostgresDatabase(database_url, pg_schema, pool_size=2)
+    try:
+        check_board_counts(db, monkeypatch)
+    finally:
+        db.close()
+
+
 def test_read_from_async_code_goes_without_a_worker_thread_in_the_loop_that_owns_its_pool(db, monkeypatch):
     from mostrador.platform.db import Database
 

@@ -151,8 +151,7 @@ def tickets_router(views: PanelViews, commands: Commands, catalog: Catalog, cloc
             page = await list_tickets_async(views.db, query)
         except BadCursor as exc:
             raise ApiError(422, "invalid", f"cursor: {exc}") from None
-        return TicketPage(items=[present.summary(r) for r in page["rows"]], next_cursor=page["next_cursor"],
-                          total=page["total"], total_capped=page["total_capped"])
+        return present.ticket_page(page)
 
     @router.get("/tickets/{number}", response_model=TicketDetail)
     async def ticket(number: Number, request: Request) -> TicketDetail:

@@ -115,8 +115,9 @@ def where_clause(query: BoardQuery, dialect: str) -> tuple[list[str], dict[str, 
 
 @dataclass
 class Plan:
-    """A board request as SQL: the page's statement, then the capped count's (unless the cursor
-    brought the total along), and what turns their rows into the page."""
+    """A board request as SQL: the page's statement (on the first page with the capped count in a
+    column), the count's own for a cursor that did not bring the total along, and what turns their
+    rows into the page."""
 
     statements: list[tuple[str, dict[str, Any]]]
     keys: list[str]  # the sort keys, which the next cursor carries
@@ -141,15 +142,19 @@ def plan(query: BoardQuery, dialect: str) -> Plan:
             params["c_n"] = last_number
             where.append("number < %(c_n)s")
     sql_where = (" WHERE " + " AND ".join(where)) if where else ""
-    count_params = {k: v for k, v in params.items() if not k.startswith("c_")}
+    count_where_sql = (" WHERE " + " AND ".join(count_where)) if count_where else ""
+    count = f"SELECT COUNT(*) FROM (SELECT 1 FROM tickets{count_where_sql} LIMIT {COUNT_CAP + 1}) sub"
+    columns = ("number, ticket_id, customer_key, phone, name, type, status, branch, topic, opened_ms,"
+               " last_message_ms, unread, missing")
+    if counted is None and not query.cursor:
+        # The first page counts in the same statement (one round trip, not two): an uncorrelated
+        # subquery, evaluated once. No row means no match, so no row needs no count.
+        columns += f", ({count}) AS total_n"
     params["limit"] = query.limit + 1
-    statements = [(f"SELECT number, ticket_id, customer_key, phone, name, type, status, branch, topic, opened_ms,"
-                   f" last_message_ms, unread, missing FROM tickets{sql_where} ORDER BY {order} LIMIT %(limit)s",
-                   params)]
-    if counted is None:
-        count_sql_where = (" WHERE " + " AND ".join(count_where)) if count_where else ""
-        statements.append((f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM tickets{count_sql_where}"
-                           f" LIMIT {COUNT_CAP + 1}) sub", count_params))
+    statements = [(f"SELECT {columns} FROM tickets{sql_where} ORDER BY {order} LIMIT %(limit)s", params)]
+    if counted is None and query.cursor:  # a cursor from before the total travelled in it
+        statements.append((count.replace("COUNT(*)", "COUNT(*) AS total_n", 1),
+                           {k: v for k, v in params.items() if not k.startswith("c_") and k != "limit"}))
     return Plan(statements, keys, query.limit, counted)
 
 
@@ -157,7 +162,8 @@ def page(plan: Plan, results: list[list[dict[str, Any]]]) -> dict[str, Any]:
     """The page from the rows of ``plan``'s statements."""
     rows = results[0]
     if plan.counted is None:
-        n = int(results[1][0]["n"]) if results[1] else 0
+        counted = results[-1]  # the page's own rows, or the separate count's one row
+        n = int(counted[0]["total_n"]) if counted else 0
         total, capped = min(n, COUNT_CAP), n > COUNT_CAP
     else:
         total, capped = plan.counted
