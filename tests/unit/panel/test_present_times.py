@@ -11,8 +11,6 @@ from hypothesis import strategies as st
 from mostrador.panel_api.present import iso
 
 MS = st.integers(min_value=-62_135_596_800_000 + 86_400_000, max_value=253_402_300_799_999)  # years 1..9999
-
-
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -143,7 +143,8 @@ def plan(query: BoardQuery, dialect: str) -> Plan:
             where.append("number < %(c_n)s")
     sql_where = (" WHERE " + " AND ".join(where)) if where else ""
     count_where_sql = (" WHERE " + " AND ".join(count_where)) if count_where else ""
-    count = f"SELECT COUNT(*) FROM (SELECT 1 FROM tickets{count_where_sql} LIMIT {COUNT_CAP + 1}) sub"
+    count = f"SELECT COUNT(*) AS total_n FROM (SELECT 1 FROM tickets{count_where_sql} LIMIT {COUNT_CAP + 1}) sub"
+    count_params = {k: v for k, v in params.items() if not k.startswith("c_")}
     columns = ("number, ticket_id, customer_key, phone, name, type, status, branch, topic, opened_ms,"
                " last_message_ms, unread, missing")
     if counted is None and not query.cursor:
@@ -153,8 +154,7 @@ def plan(query: BoardQuery, dialect: str) -> Plan:
     params["limit"] = query.limit + 1
     statements = [(f"SELECT {columns} FROM tickets{sql_where} ORDER BY {order} LIMIT %(limit)s", params)]
     if counted is None and query.cursor:  # a cursor from before the total travelled in it
-        statements.append((count.replace("COUNT(*)", "COUNT(*) AS total_n", 1),
-                           {k: v for k, v in params.items() if not k.startswith("c_") and k != "limit"}))
+        statements.append((count, count_params))
     return Plan(statements, keys, query.limit, counted)
 
 
@@ -162,8 +162,8 @@ def page(plan: Plan, results: list[list[dict[str, Any]]]) -> dict[str, Any]:
     """The page from the rows of ``plan``'s statements."""
     rows = results[0]
     if plan.counted is None:
-        counted = results[-1]  # the page's own rows, or the separate count's one row
-        n = int(counted[0]["total_n"]) if counted else 0
+        count_rows = results[-1]  # the page's own rows, or the separate count's one row
+        n = int(count_rows[0]["total_n"]) if count_rows else 0
         total, capped = min(n, COUNT_CAP), n > COUNT_CAP
     else:
         total, capped = plan.counted

@@ -90,7 +90,7 @@ def detail(row: dict[str, Any], now: int) -> TicketDetail:
     details["location"] = location(details.get("location"))
     history = [HistoryOut(from_status=h.get("from_status"), to_status=h["to_status"], at=h["at"],
                           by=ActorOut(**h["by"]), reason=h.get("reason")) for h in state.get("history", [])]
-    return TicketDetail(**summary(row).model_dump(), details=DetailsOut(**details), history=history,
+    return TicketDetail(**summary_fields(row), details=DetailsOut(**details), history=history,
                         window=window(row, now), server_time=iso(now) or "",
                         message_count=state.get("message_count", 0))
 
