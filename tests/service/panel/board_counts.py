@@ -43,4 +43,5 @@ def check_board_counts(db: Database, monkeypatch) -> None:
     incomplete = both(statuses=["INCOMPLETO"], limit=1)
     assert [r["number"] for r in incomplete["rows"]] == [7]
     assert (incomplete["total"], incomplete["total_capped"]) == (2, False)
-    assert both(statuses=["FACTURADO"]) == {"rows": [], "next_cursor": None, "total": 0, "total_capped": False}
+    nothing = both(statuses=["FACTURADO"])
+    assert nothing == {"rows": [], "next_cursor": None, "total": 0, "total_capped": False}

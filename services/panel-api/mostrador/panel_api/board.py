@@ -143,7 +143,8 @@ def plan(query: BoardQuery, dialect: str) -> Plan:
             where.append("number < %(c_n)s")
     sql_where = (" WHERE " + " AND ".join(where)) if where else ""
     count_where_sql = (" WHERE " + " AND ".join(count_where)) if count_where else ""
-    count = f"SELECT COUNT(*) AS total_n FROM (SELECT 1 FROM tickets{count_where_sql} LIMIT {COUNT_CAP + 1}) sub"
+    count = (f"SELECT COUNT(*) AS total_n FROM (SELECT 1 FROM tickets{count_where_sql}"
+             f" LIMIT {COUNT_CAP + 1}) sub")
     count_params = {k: v for k, v in params.items() if not k.startswith("c_")}
     columns = ("number, ticket_id, customer_key, phone, name, type, status, branch, topic, opened_ms,"
                " last_message_ms, unread, missing")
