@@ -20,6 +20,8 @@ from eventsourcing.persistence import IntegrityError, Recording, Tracking
 from psycopg_pool import ConnectionPool
 
 from mostrador.platform.db import ddl_lock_key
+from mostrador.platform.settings import Settings
+from mostrador.platform.groupcommit import RECORDER_TOPICS, GroupCommit
 from mostrador.platform.pgpool import IdleCheck
 
 T = TypeVar("T")
@@ -58,6 +60,8 @@ class ServiceApplication(Application):
         pool = getattr(getattr(self.recorder, "datastore", None), "pool", None)
         if isinstance(pool, ConnectionPool):  # PostgreSQL: no ping per checkout (pgpool.py)
             IdleCheck().install(pool)
+        group = int(self.env.get("GROUP_COMMIT") or 1)
+        self._group = GroupCommit(self._record, group) if group > 1 and self.env.get("PROCESS_RECORDER_TOPIC") else None
 
     def construct_recorder(self):  # type: ignore[override]
         return self.factory.process_recorder()
@@ -81,7 +85,7 @@ class ServiceApplication(Application):
         """Commit the pending events of ``objs`` and, atomically, the mark that ``key`` was applied."""
         processing = ProcessingEvent(Tracking(key, 1) if key else None)
         processing.collect_events(*objs)
-        recordings = self._record(processing)
+        recordings = self._group.save(processing) if self._group else self._record(processing)
         self._take_snapshots(processing)
         self._notify(recordings)
         for listener in self._save_listeners:
@@ -168,15 +172,23 @@ def schema_lock(env: dict[str, str]) -> Iterator[None]:
             conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (ddl_lock_key(schema),))
 
 
+def service_env(s: Settings, service: str) -> dict[str, str]:
+    """A service's event store: PostgreSQL with DATABASE_URL, else an SQLite file in DATA_DIR."""
+    return eventsourcing_env(database_url=s.database_url, sqlite_path=None if s.database_url else s.sqlite_path(service),
+                             schema=s.schema_for(service), pool_size=s.db_pool_size, group_commit=s.db_group_commit)
+
+
 def eventsourcing_env(*, database_url: str | None, sqlite_path: str | None, schema: str,
-                      pool_size: int = 5) -> dict[str, str]:
+                      pool_size: int = 5, group_commit: int = 32) -> dict[str, str]:
     """The library is configured only by environment mappings: build one from our settings."""
-    # Cached aggregates are not re-read on every get (see ServiceApplication._forget).
-    cache = {"AGGREGATE_CACHE_FASTFORWARD": "n"}
+    # Cached aggregates are not re-read on every get (see ServiceApplication._forget); concurrent
+    # saves share transactions (groupcommit.py), through recorders that take several tracking rows.
+    cache = {"AGGREGATE_CACHE_FASTFORWARD": "n", "GROUP_COMMIT": str(group_commit)}
     if database_url:
         url = urlparse(database_url)
         return {**cache,
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PROCESS_RECORDER_TOPIC": RECORDER_TOPICS["eventsourcing.postgres"],
             "POSTGRES_DBNAME": (url.path or "/postgres").lstrip("/") or "postgres",
             "POSTGRES_HOST": url.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(url.port or 5432),
@@ -193,6 +205,7 @@ def eventsourcing_env(*, database_url: str | None, sqlite_path: str | None, sche
         raise ValueError("need a DATABASE_URL or an SQLite path")
     return {**cache,
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "PROCESS_RECORDER_TOPIC": RECORDER_TOPICS["eventsourcing.sqlite"],
         "SQLITE_DBNAME": sqlite_path,
         "SQLITE_LOCK_TIMEOUT": "10",
     }

@@ -10,16 +10,14 @@ from mostrador.bot.handlers import Handlers, customer_key
 from mostrador.bot.outbound import to_integration
 from mostrador.events.relay import OutboxRelay
 from mostrador.events.topology import INBOXES
-from mostrador.platform.esapp import eventsourcing_env
+from mostrador.platform.esapp import service_env
 from mostrador.platform.service import Context, Service
 
 
 def build(ctx: Context) -> Service:
     s = ctx.settings
     config = load_config(str(s.bot_config) if s.bot_config else None)
-    app = BotApp(env=eventsourcing_env(database_url=s.database_url,
-                                       sqlite_path=None if s.database_url else s.sqlite_path("bot"),
-                                       schema=s.schema_for("bot"), pool_size=s.db_pool_size), config=config)
+    app = BotApp(env=service_env(s, "bot"), config=config)
     handlers = Handlers(app, ctx.clock)
     ctx.bus.subscribe("bot", INBOXES["bot"].bindings, handlers.on_event, key=customer_key, prefetch=s.bus_prefetch)
     relay = OutboxRelay(app, lambda event, _state: to_integration(event), ctx.bus, producer="bot")

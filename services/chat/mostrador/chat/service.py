@@ -20,7 +20,7 @@ from mostrador.chat.outbound import make_translate
 from mostrador.chat.sender import Sender
 from mostrador.events.relay import OutboxRelay
 from mostrador.events.topology import INBOXES
-from mostrador.platform.esapp import eventsourcing_env
+from mostrador.platform.esapp import service_env
 from mostrador.platform.service import Context, Service
 from mostrador.platform.settings import Settings
 from mostrador.whatsapp.factory import whatsapp_client
@@ -42,9 +42,7 @@ def resume_template(settings: Settings) -> Callable[[str], dict[str, Any]]:
 
 def build(ctx: Context) -> Service:
     s, extras = ctx.settings, ctx.extras
-    app = ChatApp(env=eventsourcing_env(database_url=s.database_url, sqlite_path=None if s.database_url
-                                        else s.sqlite_path("chat"), schema=s.schema_for("chat"),
-                                        pool_size=s.db_pool_size), window_hours=s.chat_window_hours)
+    app = ChatApp(env=service_env(s, "chat"), window_hours=s.chat_window_hours)
     # WHATSAPP_* settings; with extras["whatsapp_transport"], the in-process sandbox/fake Graph API
     client = whatsapp_client(s, extras)
     grace = extras.get("chat_send_grace_seconds", s.chat_send_grace_seconds)

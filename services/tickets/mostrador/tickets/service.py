@@ -6,7 +6,7 @@ import asyncio
 
 from mostrador.events.relay import OutboxRelay
 from mostrador.events.topology import INBOXES
-from mostrador.platform.esapp import eventsourcing_env
+from mostrador.platform.esapp import service_env
 from mostrador.platform.service import Context, Service
 from mostrador.tickets.application import TicketsApp
 from mostrador.tickets.handlers import Handlers
@@ -25,9 +25,7 @@ def customer_or_ticket_key(envelope) -> str | None:
 
 def build(ctx: Context) -> Service:
     s = ctx.settings
-    app = TicketsApp(env=eventsourcing_env(database_url=s.database_url, sqlite_path=None if s.database_url
-                                           else s.sqlite_path("tickets"), schema=s.schema_for("tickets"),
-                                           pool_size=s.db_pool_size))
+    app = TicketsApp(env=service_env(s, "tickets"))
     handlers = Handlers(app, ctx.clock, s.ticket_expiry_hours)
     ctx.bus.subscribe("tickets", INBOXES["tickets"].bindings, handlers.on_event, key=customer_or_ticket_key,
                       prefetch=s.bus_prefetch)
