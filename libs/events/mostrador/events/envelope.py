@@ -68,17 +68,26 @@ class Envelope(BaseModel):
 def subject(payload: EventPayload) -> dict[str, Any]:
     """The ticket number and customer key a payload is about, wherever its schema keeps them
     (on itself, or on its ticket, message or conversation)."""
-    holders = [payload, *(getattr(payload, name, None) for name in ("ticket", "message", "conversation"))]
+    holders = [payload, *(_field(payload, name) for name in ("ticket", "message", "conversation"))]
     found: dict[str, Any] = {}
     for holder in (h for h in holders if h is not None):
-        number = getattr(holder, "number", None)
+        number = _field(holder, "number")
         if isinstance(number, int):
             found.setdefault("ticket", number)
-        customer = getattr(holder, "customer", None) or getattr(holder, "recipient", None)
-        key = getattr(customer, "key", None) or getattr(holder, "customer_key", None)
+        customer = _field(holder, "customer") or _field(holder, "recipient")
+        key = _field(customer, "key") or _field(holder, "customer_key")
         if isinstance(key, str):
             found.setdefault("customer", key)
     return found
+
+
+def _field(obj: Any, name: str) -> Any:
+    """``getattr(obj, name, None)`` without the exception a pydantic model raises for a missing name
+    (every delivery of every service logs its subject: the exceptions were most of that cost)."""
+    fields = getattr(type(obj), "__pydantic_fields__", None)
+    if fields is not None:
+        return getattr(obj, name) if name in fields else None
+    return getattr(obj, name, None)
 
 
 def new_envelope(
