@@ -97,7 +97,7 @@ async def test_killed_between_publish_and_record_republishes_the_same_ids(app, m
     with pytest.raises(KeyboardInterrupt):
         await relay.run_once()
     first_ids = [e.event_id for e in collector.deliveries]
-    assert first_ids and relay.position == 0
+    assert first_ids and relay.recorded == 0
 
     monkeypatch.setattr(app.recorder, "insert_tracking", original)
     restarted = OutboxRelay(app, to_integration, bus, producer="tickets", with_state=True)
@@ -118,6 +118,65 @@ async def test_killed_between_publish_and_record_republishes_the_same_ids(app, m
                                 if hasattr(e.payload, "message")))
     assert len(collector.deliveries) == 2 * len(first_ids) + 1  # no republish of what was recorded
     await third.stop()
+    await bus.stop()
+
+
+async def test_the_position_is_stored_once_a_second_under_load_and_when_quiet_or_stopped(app, monkeypatch):
+    broker = InMemoryBroker()
+    bus, collector = InMemoryBus(broker), Collector()
+    bus.subscribe("svc-a", ["tickets.#"], collector)
+    await bus.start()
+    stored = []
+    original = app.recorder.insert_tracking
+
+    def insert_tracking(tracking):
+        stored.append(tracking.notification_id)
+        original(tracking)
+
+    monkeypatch.setattr(app.recorder, "insert_tracking", insert_tracking)
+    relay = OutboxRelay(app, to_integration, bus, producer="tickets", with_state=True, batch_size=2, poll_interval=0.3,
+                        record_every=60)
+    await relay.start()
+    for i in range(6):  # each save wakes the relay: batches go out, the position stays in memory
+        app.receive_message(key=f"k{i}", message=message(i))
+        await run_until(lambda: relay.position == app.recorder.max_notification_id())
+    assert stored == [] and relay.recorded == 0
+    await run_until(lambda: stored == [relay.position], timeout=3)  # fell quiet: stored, once
+    assert app.recorder.max_tracking_id("relay:tickets") == relay.position
+
+    app.receive_message(key="k-last", message=message(50))
+    await run_until(lambda: relay.position == app.recorder.max_notification_id())
+    await relay.stop()  # stopping stores it too
+    assert stored[-1] == relay.position == app.recorder.max_tracking_id("relay:tickets")
+
+    hurried = OutboxRelay(app, to_integration, bus, producer="tickets", with_state=True, batch_size=2, record_every=0)
+    await hurried.start()  # record_every=0: after every batch, as before
+    app.receive_message(key="k-hurried", message=message(51))
+    await run_until(lambda: hurried.recorded == app.recorder.max_notification_id())
+    await hurried.stop()
+    await bus.stop()
+
+
+async def test_killed_with_its_position_unstored_it_republishes_and_each_is_applied_once(app):
+    broker = InMemoryBroker()
+    bus, collector = InMemoryBus(broker), Collector()
+    bus.subscribe("svc-a", ["tickets.#"], collector)
+    await bus.start()
+    relay = OutboxRelay(app, to_integration, bus, producer="tickets", with_state=True, record_every=60, poll_interval=60)
+    await relay.start()
+    for i in range(4):
+        app.receive_message(key=f"k{i}", message=message(i))
+    await run_until(lambda: relay.position == app.recorder.max_notification_id())
+    await run_until(lambda: len(collector.applied) == 8)
+    relay._task.cancel()  # killed: no stop(), nothing stored
+    await asyncio.gather(relay._task, return_exceptions=True)
+    assert app.recorder.max_tracking_id("relay:tickets") is None
+
+    restarted = OutboxRelay(app, to_integration, bus, producer="tickets", with_state=True)
+    await restarted.start()
+    await run_until(lambda: len(collector.deliveries) == 16)  # all again, from the stored start
+    assert len(collector.applied) == 8  # and recognised: applied once each
+    await restarted.stop()
     await bus.stop()
 
 
