@@ -14,7 +14,7 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
 from mostrador.platform.esapp import AlreadyProcessed, ServiceApplication
-from mostrador.platform.groupcommit import MORE_TRACKING
+from mostrador.platform.groupcommit import MORE_TRACKING, event_store_groups
 
 
 class Item(Aggregate):
@@ -32,20 +32,22 @@ class ItemsApp(ServiceApplication):
 
 
 class HeldFirstCommit:
-    """Wraps the group's ``record``: the first commit waits until ``waiting`` saves queue behind it."""
+    """Wraps the group's commits: the first waits until ``waiting`` saves queue behind it. ``calls``
+    holds what each commit recorded (one ProcessingEvent: a group's are combined)."""
 
     def __init__(self, app: ItemsApp, waiting: int) -> None:
         self.app, self.waiting, self.calls = app, waiting, []
-        self.real = app._group.record
-        app._group.record = self.record
+        record = app._record
 
-    def record(self, processing: Any) -> Any:
-        self.calls.append(processing)
-        if len(self.calls) == 1:
-            deadline = time.monotonic() + 10
-            while len(self.app._group._waiting) < self.waiting and time.monotonic() < deadline:
-                time.sleep(0.005)
-        return self.real(processing)
+        def held_record(processing: Any) -> Any:
+            self.calls.append(processing)
+            if len(self.calls) == 1:
+                deadline = time.monotonic() + 10
+                while len(app._group._waiting) < self.waiting and time.monotonic() < deadline:
+                    time.sleep(0.005)
+            return record(processing)
+
+        app._group = event_store_groups(held_record, app._group.limit)
 
 
 def in_threads(*jobs: Callable[[], Any]) -> list[Any]:

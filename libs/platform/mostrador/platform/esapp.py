@@ -21,7 +21,7 @@ from psycopg_pool import ConnectionPool
 
 from mostrador.platform.db import ddl_lock_key
 from mostrador.platform.settings import Settings
-from mostrador.platform.groupcommit import RECORDER_TOPICS, GroupCommit
+from mostrador.platform.groupcommit import RECORDER_TOPICS, event_store_groups
 from mostrador.platform.pgpool import IdleCheck
 
 T = TypeVar("T")
@@ -61,7 +61,8 @@ class ServiceApplication(Application):
         if isinstance(pool, ConnectionPool):  # PostgreSQL: no ping per checkout (pgpool.py)
             IdleCheck().install(pool)
         group = int(self.env.get("GROUP_COMMIT") or 1)
-        self._group = GroupCommit(self._record, group) if group > 1 and self.env.get("PROCESS_RECORDER_TOPIC") else None
+        self._group = event_store_groups(self._record, group) if group > 1 and self.env.get("PROCESS_RECORDER_TOPIC") \
+            else None
 
     def construct_recorder(self):  # type: ignore[override]
         return self.factory.process_recorder()
@@ -85,7 +86,7 @@ class ServiceApplication(Application):
         """Commit the pending events of ``objs`` and, atomically, the mark that ``key`` was applied."""
         processing = ProcessingEvent(Tracking(key, 1) if key else None)
         processing.collect_events(*objs)
-        recordings = self._group.save(processing) if self._group else self._record(processing)
+        recordings = self._group.run(processing) if self._group else self._record(processing)
         self._take_snapshots(processing)
         self._notify(recordings)
         for listener in self._save_listeners:

@@ -1,26 +1,24 @@
-"""Group commit: saves that arrive while another is committing share the next transaction.
+"""Group commit for the event store (the mechanism: groups.py): the saves of a group are one
+ProcessingEvent, each save's tracking row (its message's idempotency mark) among the group's.
 
 Most of an event-store save is per transaction, not per event — a connection, the table lock, the
 round trips, the commit: 0.67 ms of client CPU a message saved alone, 0.26 in groups of four (bench
-B2, this machine). So a thread that finds a commit in progress waits, and the next one to commit takes
-every save waiting, each with its own events and its own tracking row. Alone, a save commits at once,
-so nothing waits when there is nothing to share. A group never holds two saves of one aggregate (they
-would conflict) or of one message key. A group that fails is retried save by save, each by its own
-thread, so every save ends exactly as it would have alone: a duplicate or a conflict in one save is
-that save's error, not its neighbours'.
+B2, this machine). A group never holds two saves of one aggregate (they would conflict) or of one
+message key.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from eventsourcing.application import ProcessingEvent
-from eventsourcing.persistence import Recording, Tracking
+from eventsourcing.persistence import IntegrityError, Recording, Tracking
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteProcessRecorder
 from psycopg.sql import SQL, Identifier
+
+from mostrador.platform.groups import Groups
 
 MORE_TRACKING = "more_tracking"  # the saved_kwargs entry: the tracking rows of the group's other saves
 LIMIT = 32  # saves per group at most
@@ -44,7 +42,6 @@ class GroupPostgresRecorder(PostgresProcessRecorder):
             curs.execute(self.insert_more_tracking, ([t.application_name for t in more],
                                                      [t.notification_id for t in more]), prepare=True)
             if len(curs.fetchall()) != len(more):  # one of them was recorded before: a repeat
-                from eventsourcing.persistence import IntegrityError
                 raise IntegrityError("a message of the group was applied before")
 
 
@@ -60,81 +57,22 @@ RECORDER_TOPICS = {"eventsourcing.postgres": f"{__name__}:GroupPostgresRecorder"
                    "eventsourcing.sqlite": f"{__name__}:GroupSQLiteRecorder"}
 
 
-class _Save:
-    PENDING, DONE, ALONE = "pending", "done", "alone"
-
-    def __init__(self, processing: ProcessingEvent) -> None:
-        self.processing = processing
-        self.state = self.PENDING
-        self.recordings: list[Recording] = []
-        self.error: BaseException | None = None
-        key = processing.tracking.application_name if processing.tracking else None
-        self.claims = {("aggregate", a) for a in processing.aggregates} | ({("key", key)} if key else set())
+def claims(processing: ProcessingEvent) -> set[Hashable]:
+    key = processing.tracking.application_name if processing.tracking else None
+    return {("aggregate", a) for a in processing.aggregates} | ({("key", key)} if key else set())
 
 
-class GroupCommit:
-    """``save(processing)`` records one save's ProcessingEvent, maybe in a group with others.
-    ``record`` is the application's own: it commits one ProcessingEvent and updates the cache."""
+def event_store_groups(record: Callable[[ProcessingEvent], list[Recording]], limit: int = LIMIT) -> Groups:
+    """Groups of saves for an application whose ``record`` commits one ProcessingEvent."""
 
-    def __init__(self, record: Callable[[ProcessingEvent], list[Recording]], limit: int = LIMIT) -> None:
-        self.record, self.limit = record, limit
-        self._turn = threading.Condition()
-        self._waiting: list[_Save] = []
-        self._committing = False
+    def record_many(saves: list[ProcessingEvent]) -> list[list[Recording]]:
+        recordings, start, out = record(combine(saves)), 0, []
+        for p in saves:  # the recordings come back in the order of the events
+            out.append(recordings[start:start + len(p.events)])
+            start += len(p.events)
+        return out
 
-    def save(self, processing: ProcessingEvent) -> list[Recording]:
-        mine, group = _Save(processing), []
-        with self._turn:
-            self._waiting.append(mine)
-            while self._committing and mine.state == _Save.PENDING:
-                self._turn.wait()
-            if mine.state == _Save.PENDING:  # our turn to commit, for ourselves and whoever waits
-                self._committing = True
-                group = self._take(mine)
-        if group:
-            try:
-                self._commit(group)
-            finally:
-                with self._turn:
-                    self._committing = False
-                    self._turn.notify_all()
-        if mine.state == _Save.ALONE:
-            return self.record(processing)
-        if mine.error is not None:
-            raise mine.error
-        return mine.recordings
-
-    def _take(self, first: _Save) -> list[_Save]:
-        """``first`` and the waiting saves that claim nothing already claimed, oldest first."""
-        group, claimed = [first], set(first.claims)
-        for save in self._waiting:
-            if len(group) >= self.limit:
-                break
-            if save is not first and not (save.claims & claimed):
-                group.append(save)
-                claimed |= save.claims
-        taken = set(map(id, group))
-        self._waiting = [s for s in self._waiting if id(s) not in taken]
-        return group
-
-    def _commit(self, group: list[_Save]) -> None:
-        if len(group) == 1:
-            try:
-                group[0].recordings = self.record(group[0].processing)
-            except BaseException as exc:
-                group[0].error = exc
-            group[0].state = _Save.DONE
-            return
-        try:
-            recordings = self.record(combine([s.processing for s in group]))
-        except Exception:
-            for save in group:  # each on its own, to find out whose fault it was
-                save.state = _Save.ALONE
-            return
-        start = 0
-        for save in group:  # the recordings come back in the order of the events
-            end = start + len(save.processing.events)
-            save.recordings, save.state, start = recordings[start:end], _Save.DONE, end
+    return Groups(record, record_many, claims=claims, limit=limit)
 
 
 def combine(saves: list[ProcessingEvent]) -> ProcessingEvent:
