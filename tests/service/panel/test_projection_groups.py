@@ -3,7 +3,6 @@ and one that fails in a group fails alone: its neighbours are applied and notifi
 
 from __future__ import annotations
 
-import threading
 import time
 from contextlib import contextmanager
 
@@ -12,6 +11,7 @@ import pytest
 from mostrador.panel_api.views import PanelViews
 from mostrador.platform.db import SqliteDatabase
 from tests.service.panel.panel_rig import ticket_state
+from tests.service.platform.group_commit_checks import in_threads
 
 pytestmark = [pytest.mark.service, pytest.mark.timeout(60)]
 
@@ -33,24 +33,6 @@ class CountedTransactions:
                 yield tx
 
         views.db.transaction = transaction
-
-
-def in_threads(*jobs):
-    results = [None] * len(jobs)
-
-    def run(i):
-        try:
-            results[i] = jobs[i]()
-        except Exception as exc:  # the test looks at it
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
-    for t in threads:  # in order: each queues before the next starts
-        t.start()
-        time.sleep(0.03)
-    for t in threads:
-        t.join(20)
-    return results
 
 
 @pytest.fixture

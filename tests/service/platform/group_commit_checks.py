@@ -139,3 +139,7 @@ def check_one_aggregate_is_never_twice_in_a_group(env: dict[str, str]) -> None:
         assert app.latest(shared.id).touches == 2
     finally:
         app.close()
+
+
+CHECKS = (check_waiting_saves_share_one_transaction, check_a_repeat_in_a_group_fails_alone,
+          check_one_aggregate_is_never_twice_in_a_group)
