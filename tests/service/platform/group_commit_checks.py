@@ -96,7 +96,8 @@ def check_a_repeat_in_a_group_fails_alone(env: dict[str, str]) -> None:
         first, repeat, other, last = Item("a"), Item("repeat"), Item("b"), Item("c")
         # the repeat last in its group: its tracking row is one of the group's further ones
         results = in_threads(lambda: app.save_processed("m1", first), lambda: app.save_processed("m2", other),
-                             lambda: app.save_processed("m3", last), lambda: app.save_processed("seen", repeat))
+                             lambda: app.save_processed("m3", last),
+                             lambda: app.save_processed("seen", repeat))
         assert isinstance(results[3], IntegrityError)
         assert [isinstance(r, Exception) for r in results] == [False, False, False, True]
         assert len(held.calls) >= 3  # the group failed, then each of its saves went on its own

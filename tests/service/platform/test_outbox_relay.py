@@ -134,8 +134,8 @@ async def test_the_position_is_stored_once_a_second_under_load_and_when_quiet_or
         original(tracking)
 
     monkeypatch.setattr(app.recorder, "insert_tracking", insert_tracking)
-    relay = OutboxRelay(app, to_integration, bus, producer="tickets", with_state=True, batch_size=2, poll_interval=0.3,
-                        record_every=60)
+    relay = OutboxRelay(app, to_integration, bus, producer="tickets", with_state=True, batch_size=2,
+                        poll_interval=0.3, record_every=60)
     await relay.start()
     for i in range(6):  # each save wakes the relay: batches go out, the position stays in memory
         app.receive_message(key=f"k{i}", message=message(i))
@@ -149,7 +149,8 @@ async def test_the_position_is_stored_once_a_second_under_load_and_when_quiet_or
     await relay.stop()  # stopping stores it too
     assert stored[-1] == relay.position == app.recorder.max_tracking_id("relay:tickets")
 
-    hurried = OutboxRelay(app, to_integration, bus, producer="tickets", with_state=True, batch_size=2, record_every=0)
+    hurried = OutboxRelay(app, to_integration, bus, producer="tickets", with_state=True, batch_size=2,
+                          record_every=0)
     await hurried.start()  # record_every=0: after every batch, as before
     app.receive_message(key="k-hurried", message=message(51))
     await run_until(lambda: hurried.recorded == app.recorder.max_notification_id())
@@ -162,7 +163,8 @@ async def test_killed_with_its_position_unstored_it_republishes_and_each_is_appl
     bus, collector = InMemoryBus(broker), Collector()
     bus.subscribe("svc-a", ["tickets.#"], collector)
     await bus.start()
-    relay = OutboxRelay(app, to_integration, bus, producer="tickets", with_state=True, record_every=60, poll_interval=60)
+    relay = OutboxRelay(app, to_integration, bus, producer="tickets", with_state=True, record_every=60,
+                        poll_interval=60)
     await relay.start()
     for i in range(4):
         app.receive_message(key=f"k{i}", message=message(i))

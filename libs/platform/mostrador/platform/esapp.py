@@ -20,9 +20,9 @@ from eventsourcing.persistence import IntegrityError, Recording, Tracking
 from psycopg_pool import ConnectionPool
 
 from mostrador.platform.db import ddl_lock_key
-from mostrador.platform.settings import Settings
 from mostrador.platform.groupcommit import RECORDER_TOPICS, event_store_groups
 from mostrador.platform.pgpool import IdleCheck
+from mostrador.platform.settings import Settings
 
 T = TypeVar("T")
 LATEST = 2**31 - 1  # "up to this version" reads past the cache, from the latest snapshot on
@@ -60,9 +60,11 @@ class ServiceApplication(Application):
         pool = getattr(getattr(self.recorder, "datastore", None), "pool", None)
         if isinstance(pool, ConnectionPool):  # PostgreSQL: no ping per checkout (pgpool.py)
             IdleCheck().install(pool)
-        group = int(self.env.get("GROUP_COMMIT") or 1)
-        self._group = event_store_groups(self._record, group) if group > 1 and self.env.get("PROCESS_RECORDER_TOPIC") \
-            else None
+        # Concurrent saves share transactions (groupcommit.py) where the recorder takes several
+        # tracking rows (ours, named by eventsourcing_env); GROUP_COMMIT=1 saves each on its own.
+        limit = int(self.env.get("GROUP_COMMIT") or 1)
+        grouped = limit > 1 and self.env.get("PROCESS_RECORDER_TOPIC") in RECORDER_TOPICS.values()
+        self._group = event_store_groups(self._record, limit) if grouped else None
 
     def construct_recorder(self):  # type: ignore[override]
         return self.factory.process_recorder()
@@ -175,8 +177,10 @@ def schema_lock(env: dict[str, str]) -> Iterator[None]:
 
 def service_env(s: Settings, service: str) -> dict[str, str]:
     """A service's event store: PostgreSQL with DATABASE_URL, else an SQLite file in DATA_DIR."""
-    return eventsourcing_env(database_url=s.database_url, sqlite_path=None if s.database_url else s.sqlite_path(service),
-                             schema=s.schema_for(service), pool_size=s.db_pool_size, group_commit=s.db_group_commit)
+    return eventsourcing_env(database_url=s.database_url,
+                             sqlite_path=None if s.database_url else s.sqlite_path(service),
+                             schema=s.schema_for(service), pool_size=s.db_pool_size,
+                             group_commit=s.db_group_commit)
 
 
 def eventsourcing_env(*, database_url: str | None, sqlite_path: str | None, schema: str,

@@ -33,7 +33,8 @@ class GroupPostgresRecorder(PostgresProcessRecorder):
         self.insert_more_tracking = SQL(
             "INSERT INTO {0}.{1} SELECT * FROM unnest(%s::text[], %s::bigint[]) AS t(a, n) "
             "ON CONFLICT (application_name) DO UPDATE SET notification_id = EXCLUDED.notification_id "
-            "WHERE {0}.{1}.notification_id < EXCLUDED.notification_id RETURNING notification_id").format(*table)
+            "WHERE {0}.{1}.notification_id < EXCLUDED.notification_id "
+            "RETURNING notification_id").format(*table)
 
     def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)

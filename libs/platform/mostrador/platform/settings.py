@@ -30,9 +30,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="Distributed mode: PostgreSQL URL")
     db_schema: str | None = Field(None, description="PostgreSQL schema of this service (default: its name)")
     db_pool_size: int = Field(5, description="PostgreSQL connections per store")
-    db_group_commit: int = Field(32, ge=1, description="Writes of concurrent messages (event-store saves, the "
-                                                       "panel's projections) that may share one transaction "
-                                                       "(1: each its own)")
+    db_group_commit: int = Field(32, ge=1, description="Event-store saves of concurrent messages that may "
+                                                       "share one transaction (1: each its own)")
     amqp_url: str | None = Field(None, description="Distributed mode: RabbitMQ URL")
     bus_namespace: str = Field("mostrador", description="Prefix of every exchange and queue")
     bus_prefetch: int = Field(64, description="Unacked messages a consumer may hold")

@@ -33,7 +33,7 @@ def build(ctx: Context) -> Service:
     ``panel_media_fetch``."""
     s, extras = ctx.settings, ctx.extras
     db = open_database(s, "panel-api")
-    views = PanelViews(db, group_commit=s.db_group_commit)
+    views = PanelViews(db)
     handlers = ProjectionHandlers(views)
     ctx.bus.subscribe("panel-api", INBOXES["panel-api"].bindings, handlers.on_event, prefetch=s.bus_prefetch)
 

@@ -15,7 +15,6 @@ from typing import Any
 from mostrador.events.schemas.chat import ConversationState, MessageState
 from mostrador.events.schemas.tickets import TicketState
 from mostrador.platform.db import AddColumn, Database, Tx
-from mostrador.platform.groups import Groups
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS tickets (
@@ -98,26 +97,10 @@ def ms(value: datetime | None) -> int | None:
 
 
 class PanelViews:
-    def __init__(self, db: Database, *, group_commit: int = 32) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
         db.migrate(SCHEMA + (POSTGRES_SCHEMA if db.dialect == "postgres" else SQLITE_SCHEMA), ADDED_COLUMNS)
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
-        # Projection writes from concurrent deliveries share transactions (platform/groups.py); each is
-        # an upsert by version, so one failing in a group is simply run again on its own.
-        self._groups: Groups[Callable[[Tx], Any], Any] | None = (
-            Groups(self._write_one, self._write_many, limit=group_commit) if group_commit > 1 else None)
-
-    def write(self, work: Callable[[Tx], Any]) -> Any:
-        """Run ``work(tx)`` in a transaction, maybe one shared with other writes; returns its result."""
-        return self._groups.run(work) if self._groups else self._write_one(work)
-
-    def _write_one(self, work: Callable[[Tx], Any]) -> Any:
-        with self.db.transaction() as tx:
-            return work(tx)
-
-    def _write_many(self, works: list[Callable[[Tx], Any]]) -> list[Any]:
-        with self.db.transaction() as tx:
-            return [work(tx) for work in works]
 
     def _notify(self, change: dict[str, Any]) -> None:
         for listener in self.listeners:
@@ -126,7 +109,8 @@ class PanelViews:
     # -- tickets -------------------------------------------------------------------------------
 
     def apply_ticket(self, ticket: TicketState) -> bool:
-        changed = self.write(lambda tx: self._upsert_ticket(tx, ticket))
+        with self.db.transaction() as tx:
+            changed = self._upsert_ticket(tx, ticket)
         if changed:
             self._notify({"kind": "ticket", "number": ticket.number, "status": ticket.status,
                           "branch": ticket.branch})
@@ -164,13 +148,15 @@ class PanelViews:
     # -- conversations and messages (from chat) ------------------------------------------------
 
     def apply_conversation(self, conv: ConversationState) -> bool:
-        changed = self.write(lambda tx: self._upsert_conversation(tx, conv))
+        with self.db.transaction() as tx:
+            changed = self._upsert_conversation(tx, conv)
         if changed:
             self._notify_conversation(conv)
         return changed
 
     def apply_message(self, message: MessageState) -> bool:
-        changed = self.write(lambda tx: self._upsert_message(tx, message))
+        with self.db.transaction() as tx:
+            changed = self._upsert_message(tx, message)
         if changed:
             self._notify_message(message)
         return changed
@@ -178,8 +164,9 @@ class PanelViews:
     def apply_message_and_conversation(self, message: MessageState, conv: ConversationState) -> None:
         """A chat event's two states in one transaction: one commit instead of two (bench B2). Rows are
         locked in the order the separate calls take them (message, conversation, tickets)."""
-        message_changed, conversation_changed = self.write(
-            lambda tx: (self._upsert_message(tx, message), self._upsert_conversation(tx, conv)))
+        with self.db.transaction() as tx:
+            message_changed = self._upsert_message(tx, message)
+            conversation_changed = self._upsert_conversation(tx, conv)
         if message_changed:
             self._notify_message(message)
         if conversation_changed:
@@ -210,19 +197,13 @@ class PanelViews:
         now on, and an open chat is told at once instead of waiting for its own countdown. A notice
         about an older message (the customer wrote since, the window is open again) changes nothing."""
         params = {"k": customer_key, "last": ms(last_inbound_at), "closed": ms(closed_at)}
-
-        def close(tx: Tx) -> tuple[dict[str, Any] | None, bool]:
+        with self.db.transaction() as tx:
             row = tx.one("SELECT number, last_inbound_ms FROM conversations WHERE customer_key = %(k)s", params)
             if row is not None and row["last_inbound_ms"] is not None and row["last_inbound_ms"] > params["last"]:
-                return row, False
+                return False
             # No version to compare: only ever bring the closing time forward, so a replay is harmless.
             tx.execute("""UPDATE conversations SET window_closes_ms = %(closed)s WHERE customer_key = %(k)s
                             AND (window_closes_ms IS NULL OR window_closes_ms > %(closed)s)""", params)
-            return row, True
-
-        row, closed = self.write(close)
-        if not closed:
-            return False
         current = row["number"] if row is not None and row["number"] is not None else number
         self._notify({"kind": "window", "customer_key": customer_key, "number": current})
         return True
