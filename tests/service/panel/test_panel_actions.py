@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from mostrador.events.bus import CommandError
 from mostrador.events.schemas.common import (
     Actor,
     ApiError,
@@ -73,11 +74,40 @@ async def test_send_text_is_202_with_the_pending_message(panel, taken):
 
 
 @pytest.mark.parametrize("code", ["not_in_process", "window_closed"])
-async def test_send_refusals_are_409(panel, taken, code):
+async def test_send_refusals_are_409(panel, taken, code, monkeypatch):
+    from mostrador.panel_api import api
+    monkeypatch.setattr(api, "CHAT_CATCH_UP_SECONDS", 0.2)
     _, admin = taken
     panel.chat.answers["send_text"] = refuse(code, f"refused: {code}")
     response = await admin.post("/api/tickets/5/messages", json={"text": "hola"})
     assert response.status_code == 409 and response.json() == {"error": code, "message": f"refused: {code}"}
+
+
+async def test_a_send_just_after_taking_the_ticket_waits_for_chat_to_hear_of_it(panel, taken):
+    """Tickets answered «EN PROCESO» (our view has it); chat hears of it an event later."""
+    state, admin = taken
+    pending = outbound(state, OutboundContent(kind="text", text="ya voy"), status="pending")
+    heard_after = {"calls": 3}
+
+    def send_text(body):
+        heard_after["calls"] -= 1
+        if heard_after["calls"] > 0:
+            raise CommandError("not_in_process", "the chat is only open while the ticket is EN PROCESO")
+        return pending.model_dump(mode="json")
+
+    panel.chat.answers["send_text"] = send_text
+    response = await admin.post("/api/tickets/5/messages", json={"text": "ya voy"})
+    assert response.status_code == 202, response.text
+    sends = [body for command, body in panel.chat.calls if command == "send_text"]
+    assert len(sends) == 3 and len({body["command_id"] for body in sends}) == 1  # the same command, once applied
+
+
+async def test_a_send_on_a_ticket_not_taken_is_refused_at_once(panel):
+    await panel.ticket(ticket_state(6, status="COMPLETO", branch="centro", phone="5491144446666"))
+    admin = await panel.admin()
+    panel.chat.answers["send_text"] = refuse("not_in_process", "it is COMPLETO")
+    response = await admin.post("/api/tickets/6/messages", json={"text": "hola"})
+    assert response.status_code == 409 and len(panel.chat.calls) == 1  # our view agrees: no waiting
 
 
 async def test_resume_sends_the_template_or_409_when_the_window_is_open(panel, taken):

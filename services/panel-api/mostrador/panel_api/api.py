@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from mostrador.events.bus import unwrap_reply
+from mostrador.events.bus import CommandError, unwrap_reply
 from mostrador.events.commands import ChangeStatus, Command, MarkRead, Resume, RetrySend, SendText
 from mostrador.events.schemas.chat import ConversationState, MessageState
 from mostrador.events.schemas.tickets import TicketState, TicketStatus, TicketType
@@ -55,6 +55,10 @@ MEDIA_RESPONSE = {
 def in_scope(branch: str | None, scope: list[str] | None) -> bool:
     """None scope: every ticket, unassigned ones included; else only tickets of those branches."""
     return scope is None or (branch is not None and branch in scope)
+
+
+# How long a chat command waits for chat to hear that the ticket is EN PROCESO (in_process_command).
+CHAT_CATCH_UP_SECONDS = 3.0
 
 
 class Commands:
@@ -173,6 +177,21 @@ def tickets_router(views: PanelViews, commands: Commands, catalog: Catalog, cloc
         states = await asyncio.to_thread(views.messages, number)
         return MessagesOut(items=[present.message(s) for s in states], window=present.window(row, present.now_ms(clock)))
 
+    async def in_process_command(row: dict[str, Any], command: Command) -> Any:
+        """A chat command that needs the ticket EN PROCESO. Chat hears of a status change one event
+        after tickets made it, so just after «Tomar» it may still say INCOMPLETO; when our own view
+        (updated from tickets' reply) already says EN PROCESO, ask again for a moment — the same
+        command id, so it is applied once — before passing the refusal on."""
+        deadline = asyncio.get_running_loop().time() + CHAT_CATCH_UP_SECONDS
+        while True:
+            try:
+                return await commands("chat", command)
+            except CommandError as exc:
+                late = exc.code == "not_in_process" and row["status"] == "EN PROCESO"
+                if not late or asyncio.get_running_loop().time() > deadline:
+                    raise
+            await asyncio.sleep(0.05)
+
     async def accepted(result: Any) -> AcceptedOut:
         await apply(views.apply_message, MessageState, result)
         try:
@@ -184,8 +203,9 @@ def tickets_router(views: PanelViews, commands: Commands, catalog: Catalog, cloc
                  responses=error_responses(*COMMAND_ERRORS, 409))
     async def send(number: Number, body: SendIn, request: Request) -> AcceptedOut:
         caller = principal(request)
-        await visible_ticket(number, caller)
-        return await accepted(await commands("chat", SendText(actor=caller.actor, number=number, text=body.text)))
+        row = await visible_ticket(number, caller)
+        return await accepted(await in_process_command(row, SendText(actor=caller.actor, number=number,
+                                                                     text=body.text)))
 
     @router.post("/tickets/{number}/resume", response_model=AcceptedOut, status_code=202,
                  responses=error_responses(*COMMAND_ERRORS, 409))
@@ -198,11 +218,12 @@ def tickets_router(views: PanelViews, commands: Commands, catalog: Catalog, cloc
                  responses=error_responses(*COMMAND_ERRORS, 409))
     async def retry(number: Number, message_id: Annotated[str, Path(max_length=100)], request: Request) -> AcceptedOut:
         caller = principal(request)
-        await visible_ticket(number, caller)
+        row = await visible_ticket(number, caller)
         message = await asyncio.to_thread(views.message, message_id)
         if message is None or message.get("number") != number:
             raise not_found(f"message {message_id}")
-        return await accepted(await commands("chat", RetrySend(actor=caller.actor, number=number, message_id=message_id)))
+        return await accepted(await in_process_command(row, RetrySend(actor=caller.actor, number=number,
+                                                                      message_id=message_id)))
 
     @router.post("/tickets/{number}/read", response_model=ReadOut, responses=error_responses(*COMMAND_ERRORS))
     async def read(number: Number, request: Request) -> ReadOut:
