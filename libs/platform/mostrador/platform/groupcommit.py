@@ -21,7 +21,6 @@ from psycopg.sql import SQL, Identifier
 from mostrador.platform.groups import Groups
 
 MORE_TRACKING = "more_tracking"  # the saved_kwargs entry: the tracking rows of the group's other saves
-LIMIT = 32  # saves per group at most
 
 
 class GroupPostgresRecorder(PostgresProcessRecorder):
@@ -63,8 +62,8 @@ def claims(processing: ProcessingEvent) -> set[Hashable]:
     return {("aggregate", a) for a in processing.aggregates} | ({("key", key)} if key else set())
 
 
-def event_store_groups(record: Callable[[ProcessingEvent], list[Recording]], limit: int = LIMIT) -> Groups:
-    """Groups of saves for an application whose ``record`` commits one ProcessingEvent."""
+def event_store_groups(record: Callable[[ProcessingEvent], list[Recording]], limit: int) -> Groups:
+    """Groups of at most ``limit`` saves for an application whose ``record`` commits one ProcessingEvent."""
 
     def record_many(saves: list[ProcessingEvent]) -> list[list[Recording]]:
         recordings, start, out = record(combine(saves)), 0, []
