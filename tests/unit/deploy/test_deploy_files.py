@@ -80,6 +80,19 @@ def test_k8s_has_a_deployment_and_a_service_with_probes_for_every_service():
         assert {e["name"] for e in container["env"]} <= SETTING_NAMES
 
 
+# One process each: an outbox relay per event log, customer order within one consumer, one timer.
+SINGLE_PROCESS = {"tickets", "bot", "chat", "scheduler"}
+
+
+def test_k8s_never_runs_two_pods_of_a_single_process_service_at_once():
+    deployments = {d["metadata"]["name"]: d for d in k8s_documents() if d["kind"] == "Deployment"}
+    for name in SINGLE_PROCESS:
+        spec = deployments[name]["spec"]
+        assert spec["replicas"] == 1, name
+        # the default RollingUpdate starts the new pod before the old one stops
+        assert spec.get("strategy", {}).get("type") == "Recreate", name
+
+
 def test_k8s_config_and_secret_hold_only_setting_names_and_point_at_external_infrastructure():
     docs = k8s_documents()
     config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "mostrador-config")
