@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import timedelta
 
 import httpx
@@ -53,6 +55,69 @@ async def test_a_bot_reply_is_sent_once_and_follows_its_statuses(chat):
     await chat.quiet()
     assert chat.fake.sends_per_key[mid] == 1 and len(chat.sends(mid)) == 1
     assert chat.latest(mid).status == "read"
+
+
+async def test_a_bot_reply_goes_out_before_chats_own_send_request_comes_back_which_then_sends_nothing(chat):
+    relay = chat.service.parts["relay"]
+    await relay.stop()  # nothing chat records is published: no SendRequested comes round
+    await chat.customer_writes("hola")
+    mid = str(stable_id("chat", "out", (await chat.bot_reply()).event_id))
+    await until(lambda: len(chat.sends(mid)) == 1, what="the reply at WhatsApp, with the relay stopped")
+    assert not chat.events("chat.send.requested")
+
+    await relay.start()  # now it comes: the message is already sent
+    await chat.wait_status(mid, "sent")
+    await chat.quiet()
+    assert chat.events("chat.send.requested")
+    assert len(chat.sends(mid)) == 1 and chat.fake.sends_per_key[mid] == 1
+
+
+async def test_an_operators_message_goes_out_at_once_too(chat):
+    await chat.customer_writes("quiero hablar con alguien", status="EN PROCESO")
+    await chat.quiet()
+    await chat.service.parts["relay"].stop()
+    accepted = await chat.command("send_text", number=1, text="Hola, soy Ana", command_id="c1")
+    assert accepted["ok"] and accepted["result"]["status"] == "pending"
+    await until(lambda: len(chat.sends("c1")) == 1, what="the operator's message at WhatsApp")
+    await chat.service.parts["relay"].start()
+    await chat.wait_status("c1", "sent")
+    await chat.quiet()
+    assert len(chat.sends("c1")) == 1
+
+
+class SlowFirstSend(httpx.AsyncBaseTransport):
+    """Chat's link to the Graph API with a slow first send; notes when each send began and ended."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner, self.sends = inner, []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "POST" or b"biz_opaque_callback_data" not in request.content:
+            return await self.inner.handle_async_request(request)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        if not self.sends:
+            await asyncio.sleep(0.3)
+        response = await self.inner.handle_async_request(request)
+        self.sends.append((began, loop.time(), json.loads(request.content)["text"]["body"]))
+        return response
+
+
+async def test_a_customers_replies_are_sent_one_at_a_time_in_order(tmp_path):
+    links: list[SlowFirstSend] = []
+    rig, service = await start_rig(tmp_path, link=lambda inner: links.append(SlowFirstSend(inner)) or links[0])
+    await rig.bus.start()
+    await service.start()
+    try:
+        await rig.customer_writes("hola")
+        await rig.bot_reply("uno")
+        await rig.bot_reply("dos")
+        await until(lambda: len(links[0].sends) == 2, what="both replies at WhatsApp")
+        (_, first_done, first), (second_began, _, second) = sorted(links[0].sends)
+        assert (first, second) == ("uno", "dos")
+        assert second_began >= first_done  # the second waited for the slow first
+    finally:
+        await stop(rig, service)
 
 
 async def test_operator_text_only_en_proceso_and_inside_the_window_then_resume(chat):

@@ -49,6 +49,11 @@ def lane(envelope: Envelope) -> str | None:
     return f"send:{key}" if isinstance(envelope.payload, SENDS) else f"customer:{key}"
 
 
+def outbound_id(envelope: Envelope) -> str:
+    """The id of the message a bot reply request becomes."""
+    return str(stable_id("chat", "out", envelope.event_id))
+
+
 def ticket_dict(t: tickets.TicketState) -> dict[str, Any]:
     return {"ticket_id": t.ticket_id, "number": t.number, "status": t.status, "version": t.version,
             "name": t.details.name or t.customer.name}
@@ -76,6 +81,8 @@ class Handlers:
         except AlreadyProcessed:
             log.info("chat.duplicate_ignored")
             conv = None
+        if isinstance(payload, bot.ReplyRequested) and conv is not None:
+            self.sender.send_soon(conv, outbound_id(envelope))
         if isinstance(payload, ingest.StatusReceived):  # wake a send waiting for exactly this report
             self.sender.notify((conv.wamids.get(payload.message_id) if conv else None) or payload.callback_data)
 
@@ -91,7 +98,7 @@ class Handlers:
             return self.app.change(key, payload.ticket.customer.model_dump(mode="json"),
                                    lambda c: c.note_ticket(ticket), ticket=ticket)
         if isinstance(payload, bot.ReplyRequested):
-            message_id = str(stable_id("chat", "out", envelope.event_id))
+            message_id = outbound_id(envelope)
             content = payload.content.model_dump(mode="json")
             return self.app.change(key, payload.customer.model_dump(mode="json"), lambda c: c.request_outbound(
                 message_id, author={"kind": "bot"}, content=content, at=envelope.occurred_at,
@@ -116,32 +123,34 @@ class Handlers:
         if handler is None:
             raise CommandError("unknown_command", f"chat has no command {command!r}", 400)
         try:
-            result, wamid_to_mark = await asyncio.to_thread(handler, body)
+            result, after = await asyncio.to_thread(handler, body)
         except Refused as exc:
             raise CommandError(exc.code, exc.message, exc.status) from None
         except ValidationError as exc:
             raise CommandError("invalid_command", str(exc), 422) from None
-        if wamid_to_mark:
-            self.sender.mark_read_later(wamid_to_mark)
+        if isinstance(after, str):  # the customer's message to mark read at WhatsApp
+            self.sender.mark_read_later(after)
+        elif after is not None:  # (conversation, message id) of an outbound message now pending
+            self.sender.send_soon(*after)
         return result
 
-    def _send_text(self, body: dict[str, Any]) -> tuple[dict[str, Any], None]:
+    def _send_text(self, body: dict[str, Any]) -> tuple[dict[str, Any], tuple[Conversation, str]]:
         cmd = SendText.model_validate(body)
         conv = self.app.send_text(cmd.command_id, cmd.number, cmd.text, cmd.actor.model_dump(mode="json"),
                                   self.clock.now())
-        return message_state(conv, cmd.command_id).model_dump(mode="json"), None
+        return message_state(conv, cmd.command_id).model_dump(mode="json"), (conv, cmd.command_id)
 
-    def _resume(self, body: dict[str, Any]) -> tuple[dict[str, Any], None]:
+    def _resume(self, body: dict[str, Any]) -> tuple[dict[str, Any], tuple[Conversation, str]]:
         cmd = Resume.model_validate(body)
         conv = self.app.resume(cmd.command_id, cmd.number, self.template_for, cmd.actor.model_dump(mode="json"),
                                self.clock.now())
-        return message_state(conv, cmd.command_id).model_dump(mode="json"), None
+        return message_state(conv, cmd.command_id).model_dump(mode="json"), (conv, cmd.command_id)
 
-    def _retry(self, body: dict[str, Any]) -> tuple[dict[str, Any], None]:
+    def _retry(self, body: dict[str, Any]) -> tuple[dict[str, Any], tuple[Conversation, str]]:
         cmd = RetrySend.model_validate(body)
         conv = self.app.retry(cmd.command_id, cmd.number, cmd.message_id, cmd.actor.model_dump(mode="json"),
                               self.clock.now())
-        return message_state(conv, cmd.message_id).model_dump(mode="json"), None
+        return message_state(conv, cmd.message_id).model_dump(mode="json"), (conv, cmd.message_id)
 
     def _mark_read(self, body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         cmd = MarkRead.model_validate(body)

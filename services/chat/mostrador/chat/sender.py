@@ -7,6 +7,11 @@ leaves an attempt without a result: then we first give WhatsApp's status webhook
 message id as ``biz_opaque_callback_data``) a grace period to tell us it went out, and only then
 send again with the same key. A send whose answer was lost (read timeout, connection dropped after
 the request went out) takes the same path instead of being retried at once: it may have landed.
+
+What chat records pending itself (a bot reply, an operator's message) it also starts sending at once
+(``send_soon``), without waiting for that event to come round through the relay and the broker;
+the event still comes and finds the message sent. Sends of one customer run one at a time, in the
+order they were asked for, whichever way they came.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import structlog
 
 from mostrador.chat.application import ChatApp
 from mostrador.chat.domainmodel import Conversation
+from mostrador.events.bus import OrderedLanes
 from mostrador.events.schemas.common import Customer, OutboundContent
 from mostrador.whatsapp.errors import ContentError, WhatsAppError
 
@@ -52,7 +58,9 @@ class Sender:
         self.app, self.client, self.clock = app, client, clock
         self.grace, self.poll = grace_seconds, poll_seconds
         self._resolved: dict[str, asyncio.Event] = {}
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task] = set()  # read receipts
+        self._early: set[asyncio.Task] = set()  # send_soon's
+        self._order = OrderedLanes()  # per customer
 
     async def _load(self, customer_key: str, message_id: str,
                     latest: bool = False) -> tuple[Conversation | None, dict[str, Any] | None]:
@@ -60,7 +68,27 @@ class Sender:
         msg = conv.messages.get(message_id) if conv else None
         return conv, msg
 
+    def send_soon(self, conv: Conversation, message_id: str) -> None:
+        """Start sending a message this process has just recorded pending (bench B3: its own
+        ``SendRequested`` took ~20 ms to come back through the broker). If this attempt fails, or the
+        process dies, the event's delivery does what it always did: retry, or the crash path."""
+        msg = conv.messages.get(message_id)
+        if not _pending(msg) or msg["attempted_round"] == msg["round"]:
+            return
+        task = asyncio.get_running_loop().create_task(self._send_early(conv.key, message_id))
+        self._early.add(task)
+        task.add_done_callback(self._early.discard)
+
+    async def _send_early(self, customer_key: str, message_id: str) -> None:
+        try:
+            await self.send(customer_key, message_id)
+        except Exception as exc:  # the SendRequested delivery retries it (it is on its way)
+            log.info("chat.early_send_left_to_event", message_id=message_id, error=repr(exc))
+
     async def send(self, customer_key: str, message_id: str) -> None:
+        await self._order.run(customer_key, lambda: self._send(customer_key, message_id))
+
+    async def _send(self, customer_key: str, message_id: str) -> None:
         conv, msg = await self._load(customer_key, message_id)
         if not _pending(msg):  # the cached copy may be behind (another replica's write): ask the store
             conv, msg = await self._load(customer_key, message_id, latest=True)
@@ -131,7 +159,9 @@ class Sender:
         except Exception as exc:  # the panel's unread mark is already zero; only the ticks are missing
             log.warning("chat.mark_read_failed", wamid=wamid, error=str(exc))
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = 10.0) -> None:
+        if self._early:  # let sends in flight finish: cut off, they would wait out the crash path
+            await asyncio.wait(set(self._early), timeout=timeout)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
