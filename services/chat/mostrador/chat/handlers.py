@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -47,6 +48,15 @@ def lane(envelope: Envelope) -> str | None:
     if key is None:
         return None
     return f"send:{key}" if isinstance(envelope.payload, SENDS) else f"customer:{key}"
+
+
+@dataclass(frozen=True)
+class Done:
+    """A command's answer, and what to do at WhatsApp once it is saved."""
+
+    result: dict[str, Any]
+    mark_read: str | None = None  # the customer's message to give blue ticks
+    send: tuple[Conversation, str] | None = None  # an outbound message now pending: send it now
 
 
 def outbound_id(envelope: Envelope) -> str:
@@ -123,49 +133,49 @@ class Handlers:
         if handler is None:
             raise CommandError("unknown_command", f"chat has no command {command!r}", 400)
         try:
-            result, after = await asyncio.to_thread(handler, body)
+            done = await asyncio.to_thread(handler, body)
         except Refused as exc:
             raise CommandError(exc.code, exc.message, exc.status) from None
         except ValidationError as exc:
             raise CommandError("invalid_command", str(exc), 422) from None
-        if isinstance(after, str):  # the customer's message to mark read at WhatsApp
-            self.sender.mark_read_later(after)
-        elif after is not None:  # (conversation, message id) of an outbound message now pending
-            self.sender.send_soon(*after)
-        return result
+        if done.mark_read:
+            self.sender.mark_read_later(done.mark_read)
+        if done.send:
+            self.sender.send_soon(*done.send)
+        return done.result
 
-    def _send_text(self, body: dict[str, Any]) -> tuple[dict[str, Any], tuple[Conversation, str]]:
+    def _send_text(self, body: dict[str, Any]) -> Done:
         cmd = SendText.model_validate(body)
         conv = self.app.send_text(cmd.command_id, cmd.number, cmd.text, cmd.actor.model_dump(mode="json"),
                                   self.clock.now())
-        return message_state(conv, cmd.command_id).model_dump(mode="json"), (conv, cmd.command_id)
+        return Done(message_state(conv, cmd.command_id).model_dump(mode="json"), send=(conv, cmd.command_id))
 
-    def _resume(self, body: dict[str, Any]) -> tuple[dict[str, Any], tuple[Conversation, str]]:
+    def _resume(self, body: dict[str, Any]) -> Done:
         cmd = Resume.model_validate(body)
         conv = self.app.resume(cmd.command_id, cmd.number, self.template_for, cmd.actor.model_dump(mode="json"),
                                self.clock.now())
-        return message_state(conv, cmd.command_id).model_dump(mode="json"), (conv, cmd.command_id)
+        return Done(message_state(conv, cmd.command_id).model_dump(mode="json"), send=(conv, cmd.command_id))
 
-    def _retry(self, body: dict[str, Any]) -> tuple[dict[str, Any], tuple[Conversation, str]]:
+    def _retry(self, body: dict[str, Any]) -> Done:
         cmd = RetrySend.model_validate(body)
         conv = self.app.retry(cmd.command_id, cmd.number, cmd.message_id, cmd.actor.model_dump(mode="json"),
                               self.clock.now())
-        return message_state(conv, cmd.message_id).model_dump(mode="json"), (conv, cmd.message_id)
+        return Done(message_state(conv, cmd.message_id).model_dump(mode="json"), send=(conv, cmd.message_id))
 
-    def _mark_read(self, body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    def _mark_read(self, body: dict[str, Any]) -> Done:
         cmd = MarkRead.model_validate(body)
         conv, wamid = self.app.mark_read(cmd.command_id, cmd.number, cmd.actor.model_dump(mode="json"),
                                          self.clock.now())
-        return conversation_state(conv, self.app.window_hours).model_dump(mode="json"), wamid
+        return Done(conversation_state(conv, self.app.window_hours).model_dump(mode="json"), mark_read=wamid)
 
-    def _window(self, body: dict[str, Any]) -> tuple[dict[str, Any], None]:
+    def _window(self, body: dict[str, Any]) -> Done:
         cmd = GetWindow.model_validate(body)
         _, conv = self.app.by_number(cmd.number)
         now, hours = self.clock.now(), self.app.window_hours
         end = closes_at(conv.last_inbound_at, hours, conv.closed_for, conv.closed_at)
         refusal = conv.free_text_refusal(cmd.number, now, hours)
-        return {"open": conv.window_open(now, hours), "closes_at": end.isoformat() if end else None,
-                "ticket_status": (conv.ticket or {}).get("status"),
-                # additive: why the chat line is disabled, so the panel can say it (never fail silently)
-                "can_send_text": refusal is None,
-                "reason": {"code": refusal[0], "message": refusal[1]} if refusal else None}, None
+        return Done({"open": conv.window_open(now, hours), "closes_at": end.isoformat() if end else None,
+                     "ticket_status": (conv.ticket or {}).get("status"),
+                     # additive: why the chat line is disabled, so the panel can say it (never fail silently)
+                     "can_send_text": refusal is None,
+                     "reason": {"code": refusal[0], "message": refusal[1]} if refusal else None})
