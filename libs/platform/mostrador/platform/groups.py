@@ -34,7 +34,7 @@ class Groups(Generic[Item, Result]):
     transaction, a result per item in order)."""
 
     def __init__(self, run_one: Callable[[Item], Result], run_many: Callable[[list[Item]], list[Result]], *,
-                 claims: Callable[[Item], set[Hashable]] = lambda _: set(), limit: int = 32) -> None:
+                 claims: Callable[[Item], set[Hashable]], limit: int) -> None:
         self.run_one, self.run_many, self.claims, self.limit = run_one, run_many, claims, limit
         self._turn = threading.Condition()
         self._waiting: list[_Write] = []

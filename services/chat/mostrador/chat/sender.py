@@ -75,9 +75,7 @@ class Sender:
         msg = conv.messages.get(message_id)
         if not _pending(msg) or msg["attempted_round"] == msg["round"]:
             return
-        task = asyncio.get_running_loop().create_task(self._send_early(conv.key, message_id))
-        self._early.add(task)
-        task.add_done_callback(self._early.discard)
+        _in_background(self._send_early(conv.key, message_id), self._early)
 
     async def _send_early(self, customer_key: str, message_id: str) -> None:
         try:
@@ -149,9 +147,7 @@ class Sender:
 
     def mark_read_later(self, wamid: str) -> None:
         """Blue ticks for the customer, best effort and off the command's path."""
-        task = asyncio.get_running_loop().create_task(self._mark_read(wamid))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        _in_background(self._mark_read(wamid), self._tasks)
 
     async def _mark_read(self, wamid: str) -> None:
         try:
@@ -165,3 +161,10 @@ class Sender:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _in_background(coroutine: Any, tasks: set[asyncio.Task]) -> None:
+    """Run ``coroutine`` as a task held in ``tasks`` until it ends (the loop keeps only weak references)."""
+    task = asyncio.get_running_loop().create_task(coroutine)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
