@@ -15,7 +15,7 @@ from mostrador.platform.settings import Settings
 def main() -> None:
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
-    system = build_embedded(settings)
+    system = build_embedded(settings, freeze_heap=True)
     queues = system.bus.broker.queues
     tune(system.fake_graph, queued=lambda: sum(len(q.ready) for q in queues.values()))
     config = uvicorn.Config(system.app, host=settings.host, port=settings.port, log_config=None, access_log=False,

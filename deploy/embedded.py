@@ -81,7 +81,9 @@ def in_process_media(store):
     return fetch
 
 
-def build_embedded(settings: Settings, *, clock: Clock | None = None, journal: bool = True) -> EmbeddedSystem:
+def build_embedded(settings: Settings, *, clock: Clock | None = None, journal: bool = True,
+                   freeze_heap: bool = False) -> EmbeddedSystem:
+    """``freeze_heap``: the process's own system (main, the benchmark), see platform.http."""
     settings.check_secrets()  # real credentials need real secrets (raises UnsafeSecrets)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     broker = InMemoryBroker(journal=str(settings.data_dir / "bus.db") if journal else None)
@@ -96,7 +98,7 @@ def build_embedded(settings: Settings, *, clock: Clock | None = None, journal: b
         services.append(service := build(ctx))
         if service.name == "ingest":  # the panel shows stored media straight from ingest's store
             ctx.extras["panel_media_fetch"] = in_process_media(service.parts["media"])
-    app = create_app("Mostrador", bus, services)
+    app = create_app("Mostrador", bus, services, freeze_heap=freeze_heap)
     if fake is not None:
         from mostrador.whatsapp.simulator import simulator_router
         main_app.target = app
@@ -112,7 +114,7 @@ def main() -> None:
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
     try:
-        system = build_embedded(settings)
+        system = build_embedded(settings, freeze_heap=True)
     except UnsafeSecrets as exc:
         sys.exit(f"mostrador: {exc}")
     url = f"http://{settings.host}:{settings.port}"

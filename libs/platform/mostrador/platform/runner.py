@@ -58,7 +58,7 @@ _WORKER_SERVICE = "MOSTRADOR_WORKER_SERVICE"  # "name=module:function", from run
 def _app(name: str, build: Callable[[Context], Service], settings: Settings):
     bus = make_bus(settings, name)
     service = build(Context(settings=settings, bus=bus))
-    return create_app(f"mostrador-{name}", bus, [service])
+    return create_app(f"mostrador-{name}", bus, [service], freeze_heap=True)
 
 
 def worker_app():

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from mostrador.platform.clock import Clock, SystemClock
 from mostrador.platform.settings import Settings
@@ -30,6 +30,9 @@ class Context:
 class Service:
     name: str
     routers: list[APIRouter] = field(default_factory=list)
+    # (method, path) -> handler of the raw request, served ahead of FastAPI's middleware and routing:
+    # for a hot path that needs none of it (the webhook: the stack was a quarter of its CPU, bench B1)
+    fast_routes: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]] = field(default_factory=dict)
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     checks: list[Callable[[], Awaitable[bool]]] = field(default_factory=list)

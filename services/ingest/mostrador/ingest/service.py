@@ -6,7 +6,7 @@ import asyncio
 
 from mostrador.events.topology import INBOXES
 from mostrador.ingest.media import MediaFetcher, MediaStore, media_router
-from mostrador.ingest.webhook import webhook_router
+from mostrador.ingest.webhook import webhook_receiver, webhook_router
 from mostrador.platform.db import open_database
 from mostrador.platform.service import Context, Service
 from mostrador.whatsapp.factory import whatsapp_client
@@ -14,10 +14,8 @@ from mostrador.whatsapp.factory import whatsapp_client
 
 def build(ctx: Context) -> Service:
     s = ctx.settings
-    secret = s.whatsapp_app_secret.get_secret_value()
-    router = webhook_router(ctx.bus, ctx.clock, app_secret=secret,
-                            verify_token=s.whatsapp_verify_token.get_secret_value(),
-                            max_body=s.whatsapp_max_body_bytes)
+    receiver = webhook_receiver(ctx.bus, ctx.clock, app_secret=s.whatsapp_app_secret.get_secret_value(),
+                                max_body=s.whatsapp_max_body_bytes)
     db = open_database(s, "ingest")
     store = MediaStore(db)
     client = whatsapp_client(s, ctx.extras)
@@ -28,5 +26,6 @@ def build(ctx: Context) -> Service:
         await client.aclose()
         await asyncio.to_thread(db.close)
 
-    return Service("ingest", routers=[router, media_router(store, s.internal_token)], on_stop=[close],
-                   parts={"media": store})
+    routers = [webhook_router(s.whatsapp_verify_token.get_secret_value()), media_router(store, s.internal_token)]
+    return Service("ingest", routers=routers, fast_routes={("POST", "/webhooks/whatsapp"): receiver},
+                   on_stop=[close], parts={"media": store})
