@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.harness import fixture_now, login, post_webhook, wait_for
 
@@ -46,6 +47,11 @@ def test_slice_survives_a_restart_with_its_data(embedded, tmp_path):
 def test_slice_distributed(distributed):
     cluster = distributed()
     check_slice(f"http://127.0.0.1:{cluster.ports['ingest']}", f"http://127.0.0.1:{cluster.ports['panel-api']}")
+    for service, port in cluster.ports.items():  # each process froze its start-up heap (platform/http.py)
+        exposed = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        [frozen] = [s.value for f in text_string_to_metric_families(exposed) for s in f.samples
+                    if s.name == "mostrador_gc_frozen_objects"]
+        assert frozen > 10_000, (service, frozen)
     cluster.stop()  # SIGTERM: each service stops consuming, drains, closes, then exits
     for service in cluster.ports:
         log = (cluster.log_dir / f"{service}.log").read_text()

@@ -1,5 +1,7 @@
 """Prometheus metrics shared by the platform (one registry per process; /metrics exposes it)."""
 
+import gc
+
 from prometheus_client import Counter, Gauge, Histogram
 
 BUS_CONSUMED = Counter("mostrador_bus_consumed_total", "Messages handled by a consumer", ["service", "outcome"])
@@ -11,3 +13,5 @@ WEBHOOK_REQUESTS = Counter("mostrador_webhook_requests_total", "WhatsApp webhook
 WHATSAPP_SENDS = Counter("mostrador_whatsapp_sends_total", "Outbound WhatsApp sends by outcome", ["outcome"])
 HANDLER_SECONDS = Histogram("mostrador_handler_seconds", "Time spent in a bus handler", ["service"])
 LOGIN_ATTEMPTS = Counter("mostrador_login_attempts_total", "Panel logins by outcome", ["outcome"])
+GC_FROZEN = Gauge("mostrador_gc_frozen_objects", "Objects put out of the garbage collector's sight after start-up")
+GC_FROZEN.set_function(gc.get_freeze_count)  # 0 until the service process froze them (platform/http.py)
