@@ -19,6 +19,7 @@ import aio_pika
 import structlog
 from aio_pika import DeliveryMode, ExchangeType
 from aio_pika.abc import AbstractIncomingMessage
+from aiormq import spec
 
 from mostrador.events.bus import Bus, OrderedLanes, PublishError, RequestTimeout, Subscription
 from mostrador.events.envelope import Envelope
@@ -170,13 +171,18 @@ class RabbitBus(Bus):
     async def publish(self, envelope: Envelope, *, timeout: float = 10.0) -> None:
         if self._events is None:
             raise PublishError("bus not started")
-        message = aio_pika.Message(
-            envelope.to_bytes(), content_type="application/json", delivery_mode=DeliveryMode.PERSISTENT,
-            message_id=str(envelope.event_id), type=envelope.routing_key,
+        # What aio-pika's Exchange.publish does, without building its Message first: the properties
+        # straight, 9 µs less of every publish (bench B1). mandatory as there; the timeout is aiormq's
+        # own (asyncio.timeout inside): wait_for would add a task per publish.
+        properties = spec.Basic.Properties(
+            content_type="application/json", delivery_mode=DeliveryMode.PERSISTENT.value, headers={},
+            message_id=str(envelope.event_id), message_type=envelope.routing_key,
             correlation_id=str(envelope.correlation_id or envelope.event_id), app_id=envelope.producer)
         try:
-            # aio-pika's own timeout (asyncio.timeout inside): wait_for would add a task per publish
-            await self._events.publish(message, routing_key=envelope.routing_key, timeout=timeout)
+            channel = await self._publish_channel.get_underlay_channel()
+            await channel.basic_publish(envelope.to_bytes(), exchange=self._events.name,
+                                        routing_key=envelope.routing_key, properties=properties, mandatory=True,
+                                        timeout=timeout)
         except Exception as exc:  # not confirmed: the caller must not treat it as delivered
             raise PublishError(f"not confirmed: {exc!r}") from exc
         metrics.BUS_PUBLISHED.labels(envelope.producer).inc()
