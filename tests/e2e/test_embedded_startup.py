@@ -103,7 +103,8 @@ def make_run(tmp_path, monkeypatch):
     monkeypatch.setenv("LOG_LEVEL", "WARNING")
     built = []
     real_build = embedded.build_embedded
-    monkeypatch.setattr(embedded, "build_embedded", lambda settings: built.append(real_build(settings)) or built[-1])
+    monkeypatch.setattr(embedded, "build_embedded",
+                        lambda settings, **kw: built.append(real_build(settings, **kw)) or built[-1])
 
     class NotServed:
         def __init__(self, config) -> None:
