@@ -4,21 +4,17 @@ worker answers webhooks and each delivery reaches the broker once, whichever wor
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import aio_pika
 import httpx
 import pytest
 
-from deploy.distributed import ROOT
 from tests.contract.conftest import _delete_namespace
 from tests.e2e.harness import APP_SECRET, sign, text_message
-from tests.integration.test_panel_workers_postgres import children, free_port
+from tests.integration.worker_processes import children, free_port, start_with_workers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -36,18 +32,8 @@ def test_workers_2_runs_ingest_as_two_processes_that_each_publish(database_url, 
     env = {**os.environ, "DATABASE_URL": database_url, "AMQP_URL": amqp_url, "BUS_NAMESPACE": bus_namespace,
            "DB_SCHEMA": pg_schema, "WHATSAPP_APP_SECRET": APP_SECRET, "WORKERS": "2", "PORT": str(port),
            "LOG_FORMAT": "json", "BUS_TOPOLOGY_SETTLE_SECONDS": "0"}
-    process = subprocess.Popen([sys.executable, "-m", "mostrador.ingest"], env=env, cwd=ROOT,
-                               stdout=open(tmp_path / "out.log", "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
+    process = start_with_workers("mostrador.ingest", env, port, tmp_path / "out.log")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, (tmp_path / "out.log").read_text()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200 and \
-                        len(children(process.pid)) >= 2:
-                    break
-            assert time.monotonic() < deadline, (tmp_path / "out.log").read_text()
-            time.sleep(0.2)
         time.sleep(1.0)  # both workers ready, not only the first
         for i in range(12):  # fresh connections: the kernel hands them to either worker
             body = text_message(f"wamid.WORKERS-{i}", f"54911000{i:05d}", "Cliente", "hola", ts=int(time.time()))

@@ -11,7 +11,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from mostrador.platform.http import create_app, start_all, stop_all
 from mostrador.platform.service import Context
 from mostrador.platform.settings import Settings
 from tests.contract.conftest import _delete_namespace
+from tests.integration.worker_processes import free_port, start_with_workers
 from tests.service.panel.panel_rig import ADMIN, ADMIN_PW, CATALOG, ticket_state
 from tests.service.panel.test_panel_stream import Events, http_server, logged_in
 
@@ -89,22 +89,6 @@ async def test_a_listener_that_lost_its_connection_makes_its_streams_reload_and_
         await client.aclose()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                if open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1] == str(pid):
-                    found.append(int(entry))
-    return found
-
-
 def test_workers_2_serves_one_port_from_two_processes_that_made_one_first_admin(
         database_url, amqp_url, pg_schema, bus_namespace, tmp_path):
     port = free_port()
@@ -114,18 +98,8 @@ def test_workers_2_serves_one_port_from_two_processes_that_made_one_first_admin(
     env = {**cluster.service_env("panel-api"), "DB_SCHEMA": pg_schema}
     env.pop("ADMIN_USERNAME", None)
     env.pop("ADMIN_PASSWORD", None)  # the first start makes `admin` with a generated password
-    process = subprocess.Popen([sys.executable, "-m", "mostrador.panel_api"], env=env, cwd=ROOT,
-                               stdout=open(tmp_path / "out.log", "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
+    process = start_with_workers("mostrador.panel_api", env, port, tmp_path / "out.log")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, (tmp_path / "out.log").read_text()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200 and \
-                        len(children(process.pid)) >= 2:
-                    break
-            assert time.monotonic() < deadline, (tmp_path / "out.log").read_text()
-            time.sleep(0.2)
         time.sleep(1.0)  # both workers past their start-up, so both had their chance to make an admin
         output = (tmp_path / "out.log").read_text()
         passwords = re.findall(r"password: (\S+)", output)
