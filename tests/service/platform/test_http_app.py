@@ -52,7 +52,7 @@ async def test_a_fast_route_gets_the_raw_request_and_other_methods_and_paths_go_
         routed = await http.get("/hook")
         assert (routed.status_code, routed.text) == (200, "routed")
         assert (await http.put("/hook")).status_code == 405  # FastAPI's answer: only GET is routed
-        assert (await http.post("/hook/")).status_code in (307, 404, 405)  # not the fast route
+        assert (await http.post("/hook/")).status_code == 307  # FastAPI's slash redirect, not the fast route
         assert (await http.get("/healthz")).json() == {"status": "ok"}
     assert len(seen) == 1
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import asynccontextmanager
+from types import MappingProxyType
 
 import structlog
 from fastapi import FastAPI, Request, Response
@@ -41,7 +42,7 @@ async def stop_all(bus, services: Sequence[Service]) -> None:
 class App(FastAPI):
     """FastAPI, plus the services' fast routes answered before its middleware stack and routing."""
 
-    fast_routes: dict = {}  # create_app gives each app its own
+    fast_routes: Mapping = MappingProxyType({})  # create_app gives each app its own
 
     async def __call__(self, scope, receive, send) -> None:
         handler = self.fast_routes.get((scope.get("method"), scope.get("path"))) if scope["type"] == "http" else None
