@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from tests.contract.conftest import _delete_namespace
-from tests.e2e.harness import APP_SECRET, sign, text_message
-from tests.integration.worker_processes import children, free_port, start_with_workers
+from tests.e2e.harness import APP_SECRET, free_port, sign, text_message
+from tests.integration.worker_processes import children, start_with_workers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -27,7 +27,8 @@ from mostrador.platform.http import create_app, start_all, stop_all
 from mostrador.platform.service import Context
 from mostrador.platform.settings import Settings
 from tests.contract.conftest import _delete_namespace
-from tests.integration.worker_processes import free_port, start_with_workers
+from tests.e2e.harness import free_port
+from tests.integration.worker_processes import start_with_workers
 from tests.service.panel.panel_rig import ADMIN, ADMIN_PW, CATALOG, ticket_state
 from tests.service.panel.test_panel_stream import Events, http_server, logged_in
 
