@@ -61,7 +61,7 @@ async def test_publishes_in_order_with_ids_from_notification_ids(app):
     await relay.start()
     total = app.recorder.max_notification_id()
     await run_until(lambda: relay.position == total)
-    await run_until(lambda: len(collector.deliveries) >= 14)  # 7 opened + 7... per customer
+    await run_until(lambda: len(collector.deliveries) >= 27)  # 7 tickets opened + 20 messages filed
     types = [e.routing_key for e in collector.deliveries]
     assert types.count("tickets.ticket.opened.v1") == 7
     assert types.count("tickets.ticket.message_received.v1") == 20
@@ -198,3 +198,30 @@ async def test_relay_keeps_its_position_while_the_broker_is_down(app):
     assert relay.position == app.recorder.max_notification_id()
     await relay.stop()
     await bus.stop()
+
+
+async def test_events_stored_while_handling_a_message_carry_its_correlation_and_cause(app, tmp_path):
+    from mostrador.events.envelope import HANDLING, new_envelope
+    from mostrador.events.schemas.ingest import MessageReceived
+    from mostrador.tickets.application import TicketsApp
+
+    cause = new_envelope(MessageReceived.model_validate({"message": {**message(1), "text": "hola"}}),
+                         producer="ingest", aggregate_id="w1")
+    handling = HANDLING.set(cause)
+    try:
+        number = app.receive_message(key="k1", message=message(1))
+    finally:
+        HANDLING.reset(handling)
+    app.receive_message(key="k2", message=message(8))  # the same customer, no message being handled
+    relay = OutboxRelay(app, to_integration, InMemoryBus(InMemoryBroker()), producer="tickets", with_state=True)
+    envelopes, _ = relay.read_batch(0)
+    first, later = ([e for e in envelopes if e.aggregate_version <= 2], [e for e in envelopes if e.aggregate_version > 2])
+    assert first and later
+    assert {(e.correlation_id, e.causation_id) for e in first} == {(cause.correlation_id, cause.event_id)}
+    assert all(e.correlation_id == e.event_id and e.causation_id is None for e in later)
+    # the stored extras are invisible to the aggregates: a fresh application (no cache) rebuilds them
+    again = TicketsApp(env=eventsourcing_env(database_url=None, sqlite_path=str(tmp_path / "t.db"), schema="x"))
+    try:
+        assert again.get_ticket(number).number == number
+    finally:
+        again.close()

@@ -24,7 +24,7 @@ import psycopg
 import structlog
 from eventsourcing import persistence as es_persistence
 
-from mostrador.events.envelope import Envelope
+from mostrador.events.envelope import HANDLING, Envelope
 from mostrador.events.registry import UnknownEventError, parse_envelope
 from mostrador.platform import metrics
 
@@ -181,10 +181,12 @@ class Bus(abc.ABC):
         async def job() -> None:
             nonlocal outcome
             structlog.contextvars.bind_contextvars(**envelope.log_context())
+            handling = HANDLING.set(envelope)
             try:
                 with metrics.HANDLER_SECONDS.labels(sub.service).time():
                     outcome = await self._run_with_transient_retry(sub, envelope, delivery_count)
             finally:
+                HANDLING.reset(handling)
                 structlog.contextvars.clear_contextvars()
 
         await lanes.run(key, job)

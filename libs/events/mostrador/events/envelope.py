@@ -7,6 +7,7 @@ Routing key: ``<producer>.<aggregate>.<event>.v<N>`` — ``type`` holds the firs
 from __future__ import annotations
 
 import uuid
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -63,6 +64,20 @@ class Envelope(BaseModel):
             "correlation_id": str(self.correlation_id or self.event_id),
             **subject(self.payload),
         }
+
+
+# The message whose handler is running (the bus sets it around each one; worker threads inherit it),
+# so that what the handler stores, and its relay later publishes, carries the message's correlation on
+# and names it as the cause: one customer message's events, across every service, share one id.
+HANDLING: ContextVar[Envelope | None] = ContextVar("handling", default=None)
+
+
+def cause_of(envelope: Envelope | None) -> dict[str, str]:
+    """What an event caused by ``envelope`` records of it (nothing when no message is being handled)."""
+    if envelope is None:
+        return {}
+    return {"correlation_id": str(envelope.correlation_id or envelope.event_id),
+            "causation_id": str(envelope.event_id)}
 
 
 def subject(payload: EventPayload) -> dict[str, Any]:

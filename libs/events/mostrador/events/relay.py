@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -115,11 +116,14 @@ class OutboxRelay:
         state = self.states.after(domain_event) if self.states is not None else None
         translated = self.translate(domain_event, state)
         payloads = [] if translated is None else translated if isinstance(translated, list) else [translated]
+        cause = vars(domain_event)  # what esapp.stamp_cause stored with it, if a message caused it
+        correlation, causation = cause.get("_correlation_id"), cause.get("_causation_id")
         return [new_envelope(
             payload, producer=self.producer, aggregate_id=notification.originator_id,
             aggregate_version=notification.originator_version,
             event_id=stable_id(self.producer, notification.id, *([payload.TYPE] if i else [])),
-            occurred_at=domain_event.timestamp) for i, payload in enumerate(payloads)]
+            occurred_at=domain_event.timestamp, correlation_id=correlation and uuid.UUID(correlation),
+            causation_id=causation and uuid.UUID(causation)) for i, payload in enumerate(payloads)]
 
     def read_batch(self, after: int) -> tuple[list[Envelope], int]:
         """The next envelopes after position ``after``, and the position they bring us to."""

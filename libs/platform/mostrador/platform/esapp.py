@@ -19,6 +19,7 @@ from eventsourcing.application import Application, LRUCache, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Recording, Tracking
 from psycopg_pool import ConnectionPool
 
+from mostrador.events.envelope import HANDLING, cause_of
 from mostrador.platform.db import ddl_lock_key
 from mostrador.platform.groupcommit import RECORDER_TOPICS, event_store_groups
 from mostrador.platform.pgpool import IdleCheck
@@ -88,6 +89,7 @@ class ServiceApplication(Application):
         """Commit the pending events of ``objs`` and, atomically, the mark that ``key`` was applied."""
         processing = ProcessingEvent(Tracking(key, 1) if key else None)
         processing.collect_events(*objs)
+        stamp_cause(processing.events)
         recordings = self._group.run(processing) if self._group else self._record(processing)
         self._take_snapshots(processing)
         self._notify(recordings)
@@ -181,6 +183,18 @@ def service_env(s: Settings, service: str) -> dict[str, str]:
                              sqlite_path=None if s.database_url else s.sqlite_path(service),
                              schema=s.schema_for(service), pool_size=s.db_pool_size,
                              group_commit=s.db_group_commit)
+
+
+def stamp_cause(events: Sequence[Any]) -> None:
+    """Store with each new domain event the correlation and cause of the message being handled
+    (envelope.HANDLING), here in the handler's own thread — a group commit writes others' events too.
+    They travel as two more entries of the event's state, which the aggregates' methods never see
+    (the library passes them only the arguments they name), and the relay reads back (relay.py)."""
+    cause = cause_of(HANDLING.get())
+    if cause:
+        for domain_event in events:
+            for name, value in cause.items():
+                object.__setattr__(domain_event, f"_{name}", value)  # frozen dataclasses
 
 
 def eventsourcing_env(*, database_url: str | None, sqlite_path: str | None, schema: str,
