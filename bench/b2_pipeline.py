@@ -99,7 +99,7 @@ def _run(run: Run, b2: Recorder, b3: Recorder, b7: Recorder) -> None:
         # The steadiest rate first, then the backlog (B2), and the rates the system may not sustain last,
         # so that a backlog they leave behind cannot spoil B2.
         latency(run, system, deployment, crowd, b3, profile.b3_rates[0], parts)
-        before = saves.mark(deployment.prefix)
+        before = saves.mark(saves.Stores(prefix=deployment.prefix))
         log(f"B2 backlog of {profile.b2_messages} messages")
         cpu_before = cpu_snapshot(system)
         result = throughput_run(system, crowd, profile.b2_messages, timeout=120 if profile.quick else 900)
@@ -109,13 +109,13 @@ def _run(run: Run, b2: Recorder, b3: Recorder, b7: Recorder) -> None:
         record_memory(b7, system, "end of B2")
         record_memory(b7, system, "peak (B2 included)", peak=True)
         settle(system, deployment.namespace, timeout=60 if profile.quick else 300)
-        after = saves.mark(deployment.prefix)
+        after = saves.mark(saves.Stores(prefix=deployment.prefix))
         for rate in profile.b3_rates[1:]:
             latency(run, system, deployment, crowd, b3, rate, parts, settle_after=False)  # torn down next
     target = f"{deployment.prefix}saves_"
     try:
-        base = saves.replay_saves(deployment.prefix, before, after, profile.b2_messages,
-                                  300 if profile.quick else 1500, target)
+        base = saves.replay_saves(saves.Stores(prefix=deployment.prefix), before, after, profile.b2_messages,
+                                  300 if profile.quick else 1500, saves.Stores(prefix=target))
     finally:
         drop_schemas(target)
     log(f"B2 baseline (saves only): {base}")
