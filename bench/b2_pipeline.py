@@ -61,16 +61,18 @@ def cpu_per_message(before: dict[str, float], after: dict[str, float], messages:
 
 
 def latency(run: Run, system: System, deployment: Distributed, crowd: Crowd, b3: Recorder, rate: int,
-            parts: dict, *, settle_after: bool = True) -> None:
+            parts: dict, *, settle_after: bool = True, why: str = "") -> None:
+    """``why``: a rate outside the issue's (no goal), named in the figure."""
     profile = run.profile
-    log(f"B3 steady {rate}/s for {profile.b3_seconds:g}s")
+    log(f"B3 steady {rate}/s for {profile.b3_seconds:g}s {why}")
     result = latency_run(system, crowd, rate, profile.b3_seconds, grace=30 if profile.quick else 120)
     summary = result.summary()
     log(f"B3 {rate}/s: {summary}")
     run.shared[f"latency {rate}"] = {"p50": result.p(50), "p99": result.p(99)}
-    b3.add(f"e2e latency p50 at {rate}/s", result.p(50), "ms", baseline=parts["sum_ms"],
+    at = f"{rate}/s ({why})" if why else f"{rate}/s"
+    b3.add(f"e2e latency p50 at {at}", result.p(50), "ms", baseline=parts["sum_ms"],
            baseline_what="sum of component round trips (p50s) measured alone", components=parts)
-    b3.add(f"e2e latency p99 at {rate}/s", result.p(99), "ms", goal=Goal("<=", LATENCY_GOALS.get(rate, 150.0)),
+    b3.add(f"e2e latency p99 at {at}", result.p(99), "ms", goal=None if why else Goal("<=", LATENCY_GOALS[rate]),
            **{k: v for k, v in summary.items() if k != "p99_ms"})
     if settle_after and not settle(system, deployment.namespace, timeout=60 if profile.quick else 300):
         log("  (system not quiet after the latency run)")
@@ -110,6 +112,10 @@ def _run(run: Run, b2: Recorder, b3: Recorder, b7: Recorder) -> None:
         record_memory(b7, system, "peak (B2 included)", peak=True)
         settle(system, deployment.namespace, timeout=60 if profile.quick else 300)
         after = saves.mark(saves.Stores(prefix=deployment.prefix))
+        # What the latency is when the offered rate is within what B2 showed the system can drain:
+        # the goal rates are above it on this machine, and there the figure is the queue's length.
+        within = max(1, int((result.sustained or result.rate) / 2))
+        latency(run, system, deployment, crowd, b3, within, parts, why="half the backlog throughput")
         for rate in profile.b3_rates[1:]:
             latency(run, system, deployment, crowd, b3, rate, parts, settle_after=False)  # torn down next
     target = f"{deployment.prefix}saves_"
