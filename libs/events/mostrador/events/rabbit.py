@@ -173,7 +173,9 @@ class RabbitBus(Bus):
             raise PublishError("bus not started")
         # What aio-pika's Exchange.publish does, without building its Message first: the properties
         # straight, 9 µs less of every publish (bench B1). mandatory as there; the timeout is aiormq's
-        # own (asyncio.timeout inside): wait_for would add a task per publish.
+        # own (asyncio.timeout inside): wait_for would add a task per publish. wait=False: the channel's
+        # lock is not held until the frames are on the socket (we await the broker's confirm anyway,
+        # which a lost connection fails): ~10 % less CPU a publish with 32 in flight.
         properties = spec.Basic.Properties(
             content_type="application/json", delivery_mode=DeliveryMode.PERSISTENT.value, headers={},
             message_id=str(envelope.event_id), message_type=envelope.routing_key,
@@ -182,7 +184,7 @@ class RabbitBus(Bus):
             channel = await self._publish_channel.get_underlay_channel()
             await channel.basic_publish(envelope.to_bytes(), exchange=self._events.name,
                                         routing_key=envelope.routing_key, properties=properties, mandatory=True,
-                                        timeout=timeout)
+                                        timeout=timeout, wait=False)
         except Exception as exc:  # not confirmed: the caller must not treat it as delivered
             raise PublishError(f"not confirmed: {exc!r}") from exc
         metrics.BUS_PUBLISHED.labels(envelope.producer).inc()
