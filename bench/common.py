@@ -330,6 +330,19 @@ def machine() -> dict[str, Any]:
             "host": socket.gethostname()}
 
 
+def python_loop_ns() -> float:
+    """How fast this machine runs Python right now: ns per iteration of a fixed loop, best of five.
+    Shared machines change speed by the hour (threefold between two days of runs here), so every
+    benchmark's lines carry the figure taken just before it: compare runs by it, not by the model name."""
+    best = float("inf")
+    for _ in range(5):
+        start, total = time.perf_counter(), 0
+        for i in range(200_000):
+            total += i
+        best = min(best, (time.perf_counter() - start) / 200_000 * 1e9)
+    return round(best, 1)
+
+
 def versions() -> dict[str, Any]:
     out: dict[str, Any] = {"python": platform.python_version()}
     for dist in ("aio-pika", "aiormq", "eventsourcing", "fastapi", "starlette", "uvicorn", "uvloop", "httptools",

@@ -85,10 +85,13 @@ def markdown(lines: list[dict[str, Any]]) -> str:
     m, v = first["machine"], first["versions"]
     libs = ", ".join(f"{k} {v[k]}" for k in ("aio-pika", "eventsourcing", "fastapi", "uvicorn", "psycopg", "pydantic")
                      if k in v)
+    speeds = sorted({x["machine"]["python_loop_ns"] for x in lines if "python_loop_ns" in x["machine"]})
+    speed = (f" A fixed Python loop took {speeds[0]:g}–{speeds[-1]:g} ns an iteration before the benchmarks"
+             " (the machine's speed that hour; compare runs by it)." if speeds else "")
     out += ["", (f"Run `{first['run']}` ({first['profile']} profile) on {m['cpu']}, {m['cores']} cores, "
                 f"{m['ram_gib']} GiB RAM, kernel {m['kernel']}; Python {v.get('python')}, PostgreSQL "
                 f"{v.get('postgresql')}, RabbitMQ {v.get('rabbitmq')} ({first['rabbitmq_queue_type']} queues), "
-                f"wrk {v.get('wrk')}; {libs}.")]
+                f"wrk {v.get('wrk')}; {libs}.{speed}")]
     return "\n".join(out)
 
 

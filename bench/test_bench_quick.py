@@ -55,7 +55,7 @@ def test_lines_carry_their_context(quick_run):
     assert lines
     for line in lines:
         assert {"bench", "figure", "value", "unit", "baseline", "ratio", "goal", "pass"} <= line.keys()
-        assert line["machine"]["cores"] and line["machine"]["cpu"]
+        assert line["machine"]["cores"] and line["machine"]["cpu"] and line["machine"]["python_loop_ns"] > 0
         assert line["versions"]["python"] and line["versions"].get("postgresql") and line["versions"].get("rabbitmq")
         assert line["rabbitmq_queue_type"] == "quorum"
         assert line["profile"] == "quick"
