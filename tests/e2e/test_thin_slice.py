@@ -3,10 +3,13 @@ bus -> tickets opens ticket 1 as INCOMPLETO -> the panel's projection returns it
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from mostrador.events.envelope import stable_id
 from tests.e2e.harness import fixture_now, login, post_webhook, wait_for
 
 pytestmark = pytest.mark.timeout(180)
@@ -47,6 +50,12 @@ def test_slice_survives_a_restart_with_its_data(embedded, tmp_path):
 def test_slice_distributed(distributed):
     cluster = distributed()
     check_slice(f"http://127.0.0.1:{cluster.ports['ingest']}", f"http://127.0.0.1:{cluster.ports['panel-api']}")
+    # the bot's greeting, sent by chat two services and three broker hops later, is logged under the
+    # customer message's correlation id (ingest's event id for the message: its wamid's stable id)
+    customer_message = str(stable_id("ingest", "message", "wamid.SEJnTi1maXh0dXJlLWluLWhvbGE="))
+    sent = wait_for(lambda: [json.loads(line) for line in (cluster.log_dir / "chat.log").read_text().splitlines()
+                             if '"chat.sent"' in line], lambda lines: lines)
+    assert [line["correlation_id"] for line in sent] == [customer_message], sent
     for service, port in cluster.ports.items():  # each process froze its start-up heap (platform/http.py)
         exposed = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         [frozen] = [s.value for f in text_string_to_metric_families(exposed) for s in f.samples
