@@ -64,7 +64,7 @@ def latency(run: Run, system: System, deployment: Distributed, crowd: Crowd, b3:
             parts: dict, *, settle_after: bool = True, why: str = "") -> None:
     """``why``: a rate outside the issue's (no goal), named in the figure."""
     profile = run.profile
-    log(f"B3 steady {rate}/s for {profile.b3_seconds:g}s {why}")
+    log(f"B3 steady {rate}/s for {profile.b3_seconds:g}s" + (f" ({why})" if why else ""))
     result = latency_run(system, crowd, rate, profile.b3_seconds, grace=30 if profile.quick else 120)
     summary = result.summary()
     log(f"B3 {rate}/s: {summary}")

@@ -4,6 +4,8 @@ figure of the same run (B2/B3 run first). Same crowd, same measurements (bench.p
 
 from __future__ import annotations
 
+import shutil
+
 from bench import saves
 from bench.common import Goal, Recorder, Run, cpu_seconds, log
 from bench.pipeline import latency_run, throughput_run
@@ -45,8 +47,12 @@ def run(run: Run, rec: Recorder) -> None:
         after = saves.mark(stores)
         for rate in profile.b3_rates[1:]:
             latency(run, system, crowd, rec, rate, settle_after=False)  # stopped next
-    floor = saves.replay_saves(stores, before, after, profile.b6_messages, 300 if profile.quick else 1500,
-                               saves.Stores(data_dir=run.work_dir / "b6-saves"))
+    target = run.work_dir / "b6-saves"
+    try:
+        floor = saves.replay_saves(stores, before, after, profile.b6_messages, 300 if profile.quick else 1500,
+                                   saves.Stores(data_dir=target))
+    finally:  # fresh stores every time, as B2 drops its schemas (a second attempt would insert the same events)
+        shutil.rmtree(target, ignore_errors=True)
     log(f"B6 floor (saves only, SQLite): {floor}")
     distributed = run.shared.get("throughput", {})
     rec.add("embedded pipeline throughput (backlog drained)", result.rate, "msg/s", baseline=distributed.get("rate"),

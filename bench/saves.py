@@ -11,6 +11,7 @@ time it took into messages per second.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -46,7 +47,8 @@ class Stores:
 
     def query(self, service: str, postgres_sql: str, sqlite_sql: str, params: tuple = ()) -> list[tuple]:
         if self.data_dir is not None:
-            with sqlite3.connect(self.data_dir / f"{service}.db") as conn:
+            # closing(): sqlite3's own context manager commits but leaves the connection open
+            with contextlib.closing(sqlite3.connect(self.data_dir / f"{service}.db")) as conn:
                 return conn.execute(sqlite_sql, params).fetchall()
         import psycopg
         with psycopg.connect(database_url()) as conn:
